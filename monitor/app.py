@@ -1,0 +1,112 @@
+"""The running worker's parts, built once from a config: store, notifiers, pipeline, outbox.
+
+``run``, ``once``, ``ingest`` and ``replay`` all go through this one object, so every
+command exercises the same path the daemon does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor import notify
+from monitor.config import Config, FeedSourceConfig, FolderSourceConfig
+from monitor.errors import ConfigError, StoreError
+from monitor.notify.base import Notifier
+from monitor.outbox import Outbox
+from monitor.pipeline import Pipeline, utcnow
+from monitor.polling import PollOutcome, poll_folder
+from monitor.sources.folder import FolderSource
+from monitor.store import db
+from monitor.tracking import Target
+
+log = logging.getLogger(__name__)
+
+
+def build_notifiers(config: Config) -> dict[str, Notifier]:
+    """One notifier per configured entry; one whose required secret is empty is left out."""
+    notify.load_kinds()
+    built: dict[str, Notifier] = {}
+    for name, entry in config.notifiers.items():
+        notifier = Notifier.by_kind(entry.kind)(name, entry.settings)
+        missing = notifier.missing_secret()
+        if missing:
+            log.warning("notifier %r is disabled: its %s is empty", name, missing)
+            continue
+        built[name] = notifier
+    return built
+
+
+def resolve_targets(config: Config, notifiers: Mapping[str, Notifier]) -> dict[str, list[Target]]:
+    """Each topic's notify entries as concrete destinations; disabled notifiers are skipped."""
+    targets: dict[str, list[Target]] = {}
+    for topic in config.topics:
+        resolved: list[Target] = []
+        for entry in topic.notify:
+            notifier = notifiers.get(entry.notifier)
+            if notifier is None:
+                continue
+            try:
+                destination = (
+                    notifier.default_destination()
+                    if entry.destination is None
+                    else notifier.normalise_destination(entry.destination)
+                )
+            except ConfigError as exc:
+                raise ConfigError(f"topic {topic.name!r}: {exc}") from None
+            resolved.append(Target(entry.notifier, destination, entry.digest))
+        targets[topic.name] = resolved
+    return targets
+
+
+@dataclass
+class App:
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    notifiers: dict[str, Notifier]
+    pipeline: Pipeline
+    outbox: Outbox
+    folders: dict[str, FolderSource]
+    clock: Callable[[], datetime]
+
+    @classmethod
+    def build(cls, config: Config, *, clock: Callable[[], datetime] = utcnow, upgrade: bool = True) -> App:
+        engine = db.create_db_engine(config.database)
+        if db.needs_upgrade(engine):
+            if not (upgrade and db.is_sqlite(config.database)):
+                raise StoreError(
+                    "database: the schema is not up to date; run `monitor db upgrade` first"
+                )
+            db.upgrade(engine)
+        sessions = db.session_factory(engine)
+        notifiers = build_notifiers(config)
+        pipeline = Pipeline(sessions, config, targets=resolve_targets(config, notifiers), clock=clock)
+        outbox = Outbox(sessions, config, notifiers, clock=clock)
+        folders = {
+            source.name: FolderSource(source) for source in config.sources if isinstance(source, FolderSourceConfig)
+        }
+        return cls(config, engine, sessions, notifiers, pipeline, outbox, folders, clock)
+
+    def sources(self) -> list[str]:
+        """Every configured source's name, in config order."""
+        return [source.name for source in self.config.sources]
+
+    def poll(self, name: str) -> PollOutcome:
+        """Poll one configured source by name."""
+        if name in self.folders:
+            return poll_folder(self.sessions, self.pipeline, self.folders[name], self.clock)
+        raise KeyError(name)
+
+    def feed_sources(self) -> list[FeedSourceConfig]:
+        return [source for source in self.config.sources if isinstance(source, FeedSourceConfig)]
+
+    def close(self) -> None:
+        for notifier in self.notifiers.values():
+            notifier.close()
+        self.engine.dispose()

@@ -1,0 +1,139 @@
+"""Read-only commands: ``stories``, ``sources`` and ``alerts`` (plus ``alerts retry``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import click
+
+from monitor.cli.main import Context, cli, handle_errors
+from monitor.model import AlertStatus
+from monitor.store import repo
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+@cli.command()
+@click.option("--topic", default=None, help="Only stories tracked by this topic.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--limit", default=0, help="Only the most recent N stories (0: all).")
+@click.pass_obj
+@handle_errors
+def stories(ctx: Context, topic: str | None, as_json: bool, limit: int) -> None:
+    """List stories with their articles, sources and roles."""
+    app = ctx.app()
+    try:
+        with app.sessions() as session:
+            rows = list(session.scalars(repo.stories_query(topic)))
+            if limit:
+                rows = rows[-limit:]
+            ids = [row.id for row in rows]
+            articles = repo.story_articles(session, ids)
+            topics = repo.topics_by_story(session, ids)
+            origins = repo.article_sources_of(session, [a.id for group in articles.values() for a in group])
+        data: list[dict[str, Any]] = []
+        for row in rows:
+            members = []
+            for article in articles.get(row.id, []):
+                source, origin = origins.get(article.id, [("?", "?")])[0]
+                members.append(
+                    {
+                        "id": article.id,
+                        "title": article.title,
+                        "source": source,
+                        "origin": origin,
+                        "published": _iso(article.published_at),
+                        "role": article.role,
+                        "sources": [name for name, _ in origins.get(article.id, [])],
+                        "novel_sentences": article.novel_sentences,
+                    }
+                )
+            data.append(
+                {
+                    "id": row.id,
+                    "title": row.title,
+                    "topics": topics.get(row.id, []),
+                    "first_seen": _iso(row.first_seen_at),
+                    "updated": _iso(row.updated_at),
+                    "article_count": row.article_count,
+                    "source_count": row.source_count,
+                    "articles": members,
+                }
+            )
+        if as_json:
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            return
+        for story in data:
+            roles = ", ".join(f"{a['role']}" for a in story["articles"])
+            topics_text = f" [{', '.join(story['topics'])}]" if story["topics"] else ""
+            click.echo(f"#{story['id']} {story['title']}{topics_text}")
+            click.echo(
+                f"    {story['article_count']} article(s) from {story['source_count']} source(s); "
+                f"updated {story['updated']}; roles: {roles}"
+            )
+    finally:
+        app.close()
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--failed", "only_failed", is_flag=True, help="Only alerts that failed permanently.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+@handle_errors
+def alerts(ctx: click.Context, only_failed: bool, as_json: bool) -> None:
+    """List alerts (pending, sent, failed); ``alerts retry`` re-queues failed ones."""
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.obj.app()
+    try:
+        with app.sessions() as session:
+            statuses = [AlertStatus.FAILED] if only_failed else list(AlertStatus)
+            rows = [row for status in statuses for row in repo.alerts_with_status(session, status)]
+        rows.sort(key=lambda row: row.id)
+        data = [
+            {
+                "id": row.id,
+                "kind": row.kind,
+                "topic": row.topic,
+                "story_id": row.story_id,
+                "notifier": row.notifier,
+                "destination": row.destination,
+                "status": row.status,
+                "attempts": row.attempts,
+                "last_error": row.last_error,
+                "created": _iso(row.created_at),
+                "sent": _iso(row.sent_at),
+                "next_attempt": _iso(row.next_attempt_at) if row.status == AlertStatus.PENDING else None,
+            }
+            for row in rows
+        ]
+        if as_json:
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            return
+        for item in data:
+            error = f" — {item['last_error']}" if item["last_error"] else ""
+            click.echo(
+                f"#{item['id']} {item['status']:<7} {item['kind']:<9} {item['topic']} → "
+                f"{item['notifier']} {item['destination']} (story {item['story_id']}){error}"
+            )
+    finally:
+        app.close()
+
+
+@alerts.command("retry")
+@click.argument("alert_ids", nargs=-1, type=int)
+@click.pass_obj
+@handle_errors
+def alerts_retry(ctx: Context, alert_ids: tuple[int, ...]) -> None:
+    """Re-queue failed alerts (all, or the given ids) after fixing their cause."""
+    app = ctx.app()
+    try:
+        with app.sessions.begin() as session:
+            count = repo.requeue_failed(session, app.clock(), list(alert_ids) or None)
+        click.echo(f"{count} alert(s) re-queued")
+    finally:
+        app.close()

@@ -1,0 +1,123 @@
+"""Every user-facing default in one place, each with the reason for its value.
+
+Config models read their defaults from here, and the README's configuration reference
+quotes them, so a default changes in exactly one spot.
+"""
+
+from __future__ import annotations
+
+# --- configuration -------------------------------------------------------------------
+
+#: Where ``--config`` points when neither the option nor ``$MONITOR_CONFIG`` is given.
+CONFIG_PATH = "config/monitor.yaml"
+
+#: The embedded database: a file next to the working directory, so a first run needs nothing.
+DATABASE_URL = "sqlite:///var/monitor.db"
+
+#: How often a source is polled when its entry has no ``every:``.
+SOURCE_EVERY_SECONDS = 300.0
+
+# --- storage -------------------------------------------------------------------------
+
+#: SQLite waits this long for a lock instead of failing at once with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# --- drop folder ---------------------------------------------------------------------
+
+#: Files larger than this are rejected unread: an article is a few KB, so 5 MB is a mistake.
+FOLDER_MAX_FILE_BYTES = 5 * 1024 * 1024
+
+#: Only files whose name ends like this are picked up from a drop folder.
+FOLDER_PATTERN = "*.txt"
+
+# --- notifiers -----------------------------------------------------------------------
+
+#: Slack's Web API, used when ``notifiers.slack.api_url`` is not set.
+SLACK_API_URL = "https://slack.com/api/"
+
+#: Seconds one Slack or SMTP request may take before it counts as a transient failure.
+NOTIFY_TIMEOUT_SECONDS = 30.0
+
+#: Slack allows about one message per second per channel; faster bursts get HTTP 429.
+SLACK_POST_INTERVAL_SECONDS = 1.0
+
+#: Retries of one Slack request inside a send (429 / 5xx / connection reset) before the
+#: outbox takes over with its own backoff; small, so a stuck channel can't hold a worker.
+SLACK_INLINE_RETRIES = 2
+
+#: A 429 asking to wait longer than this is handed to the outbox instead of slept on.
+SLACK_MAX_INLINE_WAIT_SECONDS = 30.0
+
+#: Bullets of "What's new" in an update alert.
+UPDATE_MAX_NOVEL_SENTENCES = 3
+
+# --- delivery ------------------------------------------------------------------------
+
+#: How often the delivery job looks for due alerts in the outbox.
+DELIVERY_EVERY_SECONDS = 2.0
+
+#: Outbox backoff after a transient failure: the first retry waits this long, doubling each time.
+DELIVERY_BACKOFF_BASE_SECONDS = 5.0
+
+#: The longest wait between two outbox attempts. Attempts never stop; they only slow down.
+DELIVERY_BACKOFF_CAP_SECONDS = 3600.0
+
+#: An alert or source claimed by a worker is free again after this long if the worker died.
+LEASE_SECONDS = 60.0
+
+# --- feeds ---------------------------------------------------------------------------
+
+#: A feed server that does not accept a connection within this long is treated as down.
+FEED_CONNECT_TIMEOUT_SECONDS = 10.0
+
+#: The whole fetch (redirects and body included) must finish within this, so one slow server
+#: that trickles bytes cannot hold a slot for ever.
+FEED_TOTAL_TIMEOUT_SECONDS = 30.0
+
+#: Feeds are tens to hundreds of KB; a response beyond this is aborted (guards against endless bodies).
+FEED_MAX_BYTES = 10 * 1024 * 1024
+
+#: Redirects followed per fetch; a longer chain is almost always a loop.
+FEED_MAX_REDIRECTS = 5
+
+#: Simultaneous requests to one host: polite to a site that serves many of our feeds.
+FEED_PER_HOST_CONCURRENCY = 2
+
+#: Simultaneous requests overall. Waiting on the network is cheap in asyncio; 100 keeps a poll of
+#: 1,000 feeds at about ten round trips.
+FEED_MAX_CONCURRENCY = 100
+
+#: Processes that parse fetched feeds (parsing is CPU-bound); 0 parses in the worker process itself.
+FEED_PARSE_WORKERS = 2
+
+#: A failing feed is retried with exponential backoff up to this delay; it is never disabled.
+FEED_BACKOFF_CAP_SECONDS = 6 * 3600.0
+
+# --- stories -------------------------------------------------------------------------
+
+#: A story can be joined while its latest article is at most this old (measured against the
+#: new article's publication time), and is forgotten after it. Three days covers a breaking
+#: story's follow-ups over a weekend while keeping unrelated events with the same actors
+#: (a second summit a week later) apart; a story that keeps being reported stays open.
+STORY_WINDOW_SECONDS = 3 * 24 * 3600.0
+
+#: Cosine similarity (TF-IDF, names weighted up, after time decay) an article needs with a
+#: story to join it. Reports of one event typically share its names and key terms well above
+#: this; articles that merely share a country or a person score below it.
+STORY_JOIN_THRESHOLD = 0.30
+
+#: Estimated Jaccard resemblance of the bodies' word-pair shingles above which an article with
+#: nothing new is a duplicate (a wire copy with other furniture or a few edited words scores
+#: about 0.8 or more; a rewrite of the same facts scores far lower).
+STORY_DUPLICATE_THRESHOLD = 0.70
+
+#: A sentence is new when at least this weighted share of its terms (names, numbers and dates
+#: counted double) is absent from everything the story already held: half of what it says.
+STORY_NOVELTY_THRESHOLD = 0.50
+
+#: How many novel sentences an update alert quotes.
+STORY_MAX_NOVEL_SENTENCES = 3
+
+#: Stories remembered per index term; older ones drop out of that term's list, so one common
+#: word cannot make candidate lookup cost grow with the number of stored articles.
+STORY_MAX_POSTINGS_PER_TERM = 64

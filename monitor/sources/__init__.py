@@ -1,0 +1,1 @@
+"""Article sources: the readers that turn outside input (dropped files, feeds) into raw articles."""

@@ -1,0 +1,96 @@
+"""One fetched feed document in, its articles out: the work done in the parser processes.
+
+:func:`parse_feed` detects the format (JSON Feed or XML), screens XML for entity attacks,
+decodes it the way a browser would and builds :class:`~monitor.model.RawArticle` values.
+:func:`parse_in_worker` is the same for a process pool: it never raises for a bad document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from selectolax.lexbor import LexborHTMLParser
+
+from monitor.errors import MonitorError, NotAFeed
+from monitor.model import RawArticle
+
+from .articles import build_articles
+from .encoding import document_encoding, feedparser_headers
+from .jsonfeed import looks_like_json, parse_json_feed
+from .safety import screen_xml
+from .urls import resolve_link
+from .xmlfeed import parse_xml_feed
+
+_HTML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.I | re.S)
+_FEED_LINK_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """The articles of one document, the feed's ``<ttl>`` and any warnings about the document."""
+
+    articles: tuple[RawArticle, ...]
+    ttl_seconds: float | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParseFailure:
+    """Why a document could not be read, in a form that crosses process boundaries intact."""
+
+    error: str
+    error_type: str
+
+
+def parse_feed(
+    body: bytes, headers: Mapping[str, str], *, url: str, source_name: str, fetched_at: datetime
+) -> ParsedFeed:
+    """Parse a fetched document (``headers`` are the response headers, any case).
+
+    ``url`` is the address the document came from after redirects; relative links resolve
+    against it. ``fetched_at`` (tz-aware UTC) stands in for missing dates.
+    Raises :class:`NotAFeed` for anything that is not RSS, Atom or JSON Feed.
+    """
+    if not body.strip():
+        raise NotAFeed("not a feed: the response is empty")
+    lowered = {k.lower(): v for k, v in headers.items()}
+    content_type = lowered.get("content-type")
+    if looks_like_json(body, content_type):
+        items, _ = parse_json_feed(body, url)
+        built = build_articles(items, source_name=source_name, feed_url=url, fetched_at=fetched_at)
+        return ParsedFeed(built.articles, None, built.notes)
+    if _HTML_START.match(body[:4096]):
+        raise NotAFeed(f"not a feed: {_describe_html(body, url)}")
+    encoding = document_encoding(body, content_type)
+    screen_xml(body, encoding)
+    feed = parse_xml_feed(body, feedparser_headers(lowered, encoding), url)
+    built = build_articles(
+        feed.items, source_name=source_name, feed_url=url, fetched_at=fetched_at, encoding=feed.encoding
+    )
+    notes = ((feed.warning,) if feed.warning else ()) + built.notes
+    ttl = feed.ttl_minutes * 60 if feed.ttl_minutes else None
+    return ParsedFeed(built.articles, ttl, notes)
+
+
+def parse_in_worker(
+    body: bytes, headers: Mapping[str, str], url: str, source_name: str, fetched_at: datetime
+) -> ParsedFeed | ParseFailure:
+    """:func:`parse_feed` for a process pool: errors come back as a value, not an exception."""
+    try:
+        return parse_feed(body, headers, url=url, source_name=source_name, fetched_at=fetched_at)
+    except MonitorError as exc:
+        return ParseFailure(str(exc), type(exc).__name__)
+
+
+def _describe_html(body: bytes, url: str) -> str:
+    """"an HTML page", naming the feed it advertises when it has one."""
+    tree = LexborHTMLParser(body[:1024 * 1024])
+    for node in tree.css("link[rel~=alternate][href]"):
+        if (node.attributes.get("type") or "").lower() in _FEED_LINK_TYPES:
+            advertised = resolve_link(node.attributes.get("href"), url)
+            if advertised:
+                return f"an HTML page (it links to the feed {advertised})"
+    return "an HTML page"

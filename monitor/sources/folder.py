@@ -1,0 +1,136 @@
+"""The drop-folder source: turns new files in a folder into articles, each exactly once.
+
+A file's identity is the SHA-256 of its bytes, so a renamed or re-dropped copy does
+nothing. A file whose size or mtime changes while it is read is still being written and
+waits for the next pass. Bad files become :class:`~monitor.model.Rejection` s with a
+reason; the scan itself only fails when the folder cannot be read at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor.config import FolderSourceConfig
+from monitor.errors import ArticleRejected, SourceError
+from monitor.model import FileVersion, Incoming, RawArticle, Rejection
+from monitor.sources.seedfile import parse_seed
+
+PROCESSED_DIR = "processed"
+FAILED_DIR = "failed"
+
+
+@dataclass
+class FolderScan:
+    """One pass over a folder: new articles, rejected files, and files still being written."""
+
+    incoming: list[Incoming] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    copies: list[FileVersion] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
+
+
+class FolderSource:
+    """Scans one drop folder; remembers the file versions it has handled."""
+
+    def __init__(self, config: FolderSourceConfig) -> None:
+        self.config = config
+        self.folder = Path(config.folder)
+        self._handled: set[tuple[str, int, int]] | None = None
+
+    def remember(self, versions: Iterable[tuple[str, int, int]]) -> None:
+        """Mark (path, size, mtime_ns) versions as handled (loaded from the ledger once)."""
+        if self._handled is None:
+            self._handled = set()
+        self._handled.update(versions)
+
+    @property
+    def primed(self) -> bool:
+        return self._handled is not None
+
+    def scan(self, already_ingested: Callable[[Iterable[str]], set[str]]) -> FolderScan:
+        """Read every new file; ``already_ingested`` answers which content hashes are known."""
+        if not self.folder.is_dir():
+            raise SourceError(f"{self.config.name}: folder {self.folder} does not exist or is not a folder")
+        handled = self._handled if self._handled is not None else set()
+        result = FolderScan()
+        candidates: list[tuple[Path, FileVersion, bytes]] = []
+        for path in sorted(self.folder.glob(self.config.pattern)):
+            key = str(path)
+            try:
+                before = path.stat()
+            except FileNotFoundError:
+                continue
+            if not path.is_file() or (key, before.st_size, before.st_mtime_ns) in handled:
+                continue
+            if before.st_size > self.config.max_file_size:
+                version = FileVersion(key, f"unread:{before.st_size}", before.st_size, before.st_mtime_ns)
+                reason = f"file too large ({before.st_size:,} bytes; the limit is {self.config.max_file_size:,})"
+                result.rejected.append(Rejection(key, reason, version))
+                continue
+            try:
+                data = path.read_bytes()
+                after = path.stat()
+            except OSError as exc:
+                result.rejected.append(Rejection(key, f"cannot read: {exc.strerror}"))
+                continue
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or len(data) != after.st_size:
+                result.busy.append(key)
+                continue
+            version = FileVersion(key, hashlib.sha256(data).hexdigest(), after.st_size, after.st_mtime_ns)
+            candidates.append((path, version, data))
+
+        known = already_ingested(version.content_hash for _, version, _ in candidates)
+        for path, version, data in candidates:
+            if version.content_hash in known:
+                result.copies.append(version)
+                continue
+            known.add(version.content_hash)
+            outcome = self.read(path, version, data)
+            if isinstance(outcome, Rejection):
+                result.rejected.append(outcome)
+            else:
+                result.incoming.append(outcome)
+        return result
+
+    def read(self, path: Path, version: FileVersion, data: bytes) -> Incoming | Rejection:
+        """Parse one file's bytes into an article, or say why it cannot be one."""
+        try:
+            return Incoming(self._article(path, version, data), version)
+        except ArticleRejected as exc:
+            return Rejection(version.path, str(exc), version)
+
+    def mark_handled(self, versions: Iterable[FileVersion]) -> None:
+        self.remember((v.path, v.size, v.mtime_ns) for v in versions)
+
+    def _article(self, path: Path, version: FileVersion, data: bytes) -> RawArticle:
+        seed = parse_seed(data, mtime=datetime.fromtimestamp(version.mtime_ns / 1e9, UTC))
+        return RawArticle(
+            source_name=self.config.name,
+            origin=version.path,
+            external_id=version.content_hash,
+            title=seed.title,
+            body=seed.body,
+            published=seed.published,
+            published_estimated=seed.published_estimated,
+            related_headlines=seed.related_headlines,
+            encoding=seed.encoding,
+            notes=seed.notes,
+        )
+
+    def move_handled(self, ingested: Iterable[str], failed: Iterable[str]) -> None:
+        """With ``move_files``, file handled paths under ``processed/`` and ``failed/``."""
+        if not self.config.move_files:
+            return
+        for paths, subfolder in ((ingested, PROCESSED_DIR), (failed, FAILED_DIR)):
+            target = self.folder / subfolder
+            for name in paths:
+                source = Path(name)
+                if source.exists():
+                    target.mkdir(exist_ok=True)
+                    shutil.move(os.fspath(source), os.fspath(target / source.name))

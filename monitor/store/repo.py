@@ -1,0 +1,316 @@
+"""Queries and writes the pipeline, outbox and CLI need; the only module that builds SQL.
+
+Functions take an open :class:`~sqlalchemy.orm.Session`; the caller owns the transaction,
+so an article, its story changes and its alerts commit (or roll back) together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from monitor.model import AlertStatus
+from monitor.store.tables import (
+    AlertRow,
+    ArticleRow,
+    ArticleSourceRow,
+    SourceFileRow,
+    SourceRow,
+    StoryRow,
+    StoryThreadRow,
+    StoryTopicRow,
+)
+
+
+def ensure_source(session: Session, *, name: str, kind: str, location: str, now: datetime) -> SourceRow:
+    """The row for a configured source, created on first sight; the location follows the config."""
+    row = session.scalar(select(SourceRow).where(SourceRow.name == name))
+    if row is None:
+        row = SourceRow(name=name, kind=kind, location=location, created_at=now, consecutive_failures=0)
+        session.add(row)
+        session.flush()
+    elif row.kind != kind or (row.location != location and kind != "feed"):
+        # A feed's stored location may be a permanent redirect's target; folders follow config.
+        row.kind, row.location = kind, location
+    return row
+
+
+def source_by_name(session: Session, name: str) -> SourceRow | None:
+    return session.scalar(select(SourceRow).where(SourceRow.name == name))
+
+
+def all_sources(session: Session) -> Sequence[SourceRow]:
+    return session.scalars(select(SourceRow).order_by(SourceRow.name)).all()
+
+
+# --- the drop folder's ledger ----------------------------------------------------------
+
+
+def known_file_versions(session: Session, source_id: int) -> set[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of every file version already handled, to skip them unread."""
+    rows = session.execute(
+        select(SourceFileRow.path, SourceFileRow.size, SourceFileRow.mtime_ns).where(
+            SourceFileRow.source_id == source_id
+        )
+    )
+    return {(path, size, mtime_ns) for path, size, mtime_ns in rows}
+
+
+def ingested_content_hashes(session: Session, hashes: Iterable[str]) -> set[str]:
+    wanted = list(set(hashes))
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(SourceFileRow.content_hash).where(
+                SourceFileRow.content_hash.in_(wanted), SourceFileRow.status == "ingested"
+            )
+        )
+    )
+
+
+def record_file(
+    session: Session,
+    *,
+    source_id: int,
+    path: str,
+    content_hash: str,
+    size: int,
+    mtime_ns: int,
+    status: str,
+    reason: str | None,
+    article_id: int | None,
+    now: datetime,
+) -> bool:
+    """Record a handled file version; False when this exact version was already recorded."""
+    values = {
+        "source_id": source_id,
+        "path": path,
+        "content_hash": content_hash,
+        "size": size,
+        "mtime_ns": mtime_ns,
+        "status": status,
+        "reason": reason,
+        "article_id": article_id,
+        "seen_at": now,
+    }
+    return insert_ignoring_conflict(session, SourceFileRow, values)
+
+
+def failed_files(session: Session, source_id: int | None = None) -> Sequence[SourceFileRow]:
+    query = select(SourceFileRow).where(SourceFileRow.status == "failed").order_by(SourceFileRow.id)
+    if source_id is not None:
+        query = query.where(SourceFileRow.source_id == source_id)
+    return session.scalars(query).all()
+
+
+def insert_ignoring_conflict(session: Session, table: type[object], values: dict[str, object]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING on either backend; True if a row was written."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).values(**values).on_conflict_do_nothing()  # type: ignore[arg-type]
+    result = session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
+
+
+# --- articles ------------------------------------------------------------------------------
+
+
+def text_hash(title: str, body: str) -> str:
+    """The identity of an article's text: whitespace- and case-folded.
+
+    A body long enough to stand alone is hashed without its title, so a re-titled copy is
+    still the same article; a short item (a headline-only feed entry) needs its title.
+    """
+    normal_body = " ".join(body.split()).casefold()
+    basis = normal_body if len(normal_body) >= 200 else " ".join(f"{title}\n{body}".split()).casefold()
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()
+
+
+def article_source(session: Session, source_id: int, external_id: str) -> ArticleSourceRow | None:
+    return session.scalar(
+        select(ArticleSourceRow).where(
+            ArticleSourceRow.source_id == source_id, ArticleSourceRow.external_id == external_id
+        )
+    )
+
+
+def article_by_text_hash(session: Session, digest: str) -> ArticleRow | None:
+    return session.scalar(select(ArticleRow).where(ArticleRow.text_hash == digest))
+
+
+def article_by_canonical_url(session: Session, url: str) -> ArticleRow | None:
+    return session.scalar(select(ArticleRow).where(ArticleRow.canonical_url == url).limit(1))
+
+
+def articles_since_id(session: Session, after_id: int, since: datetime) -> Sequence[ArticleRow]:
+    """Articles stored after ``after_id`` that belong to the active window, in arrival order."""
+    return session.scalars(
+        select(ArticleRow)
+        .where(ArticleRow.id > after_id, ArticleRow.story_id.is_not(None), ArticleRow.first_seen_at >= since)
+        .order_by(ArticleRow.id)
+    ).all()
+
+
+def max_article_id(session: Session) -> int:
+    return session.scalar(select(func.max(ArticleRow.id))) or 0
+
+
+def article_sources_of(session: Session, article_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    """For each article, its (source name, origin) pairs in arrival order."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    if not article_ids:
+        return found
+    rows = session.execute(
+        select(ArticleSourceRow.article_id, SourceRow.name, ArticleSourceRow.origin)
+        .join(SourceRow, SourceRow.id == ArticleSourceRow.source_id)
+        .where(ArticleSourceRow.article_id.in_(article_ids))
+        .order_by(ArticleSourceRow.id)
+    )
+    for article_id, name, origin in rows:
+        found.setdefault(article_id, []).append((name, origin))
+    return found
+
+
+# --- stories ---------------------------------------------------------------------------------
+
+
+def count_story_sources(session: Session, story_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count(func.distinct(ArticleSourceRow.source_id)))
+            .join(ArticleRow, ArticleRow.id == ArticleSourceRow.article_id)
+            .where(ArticleRow.story_id == story_id)
+        )
+        or 0
+    )
+
+
+def story_topics(session: Session, story_id: int) -> set[str]:
+    return set(session.scalars(select(StoryTopicRow.topic).where(StoryTopicRow.story_id == story_id)))
+
+
+def stories_query(topic: str | None = None) -> Select[tuple[StoryRow]]:
+    query = select(StoryRow).order_by(StoryRow.first_seen_at, StoryRow.id)
+    if topic is not None:
+        query = query.join(StoryTopicRow, StoryTopicRow.story_id == StoryRow.id).where(
+            StoryTopicRow.topic == topic
+        )
+    return query
+
+
+def story_articles(session: Session, story_ids: Sequence[int]) -> dict[int, list[ArticleRow]]:
+    found: dict[int, list[ArticleRow]] = {}
+    if not story_ids:
+        return found
+    for row in session.scalars(
+        select(ArticleRow).where(ArticleRow.story_id.in_(story_ids)).order_by(ArticleRow.id)
+    ):
+        assert row.story_id is not None
+        found.setdefault(row.story_id, []).append(row)
+    return found
+
+
+def topics_by_story(session: Session, story_ids: Sequence[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    if not story_ids:
+        return found
+    for story_id, topic in session.execute(
+        select(StoryTopicRow.story_id, StoryTopicRow.topic)
+        .where(StoryTopicRow.story_id.in_(story_ids))
+        .order_by(StoryTopicRow.id)
+    ):
+        found.setdefault(story_id, []).append(topic)
+    return found
+
+
+# --- the outbox --------------------------------------------------------------------------------
+
+
+def alert_key(kind: str, topic: str, story_id: int, cause: str, notifier: str, destination: str) -> str:
+    """The unique key that makes the same alert impossible to write twice."""
+    digest = hashlib.sha256(f"{topic}\0{notifier}\0{destination}".encode()).hexdigest()[:24]
+    return f"{kind}:{story_id}:{cause}:{digest}"
+
+
+def due_alerts(session: Session, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[AlertRow]:
+    """Claim pending alerts that are due: oldest first, skipping rows another worker holds."""
+    claimable = and_(
+        AlertRow.status == AlertStatus.PENDING,
+        AlertRow.next_attempt_at <= now,
+        or_(AlertRow.lease_expires_at.is_(None), AlertRow.lease_expires_at < now),
+    )
+    query = select(AlertRow).where(claimable).order_by(AlertRow.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.lease_owner, row.lease_expires_at = owner, lease_until
+    return rows
+
+
+def alert_by_id(session: Session, alert_id: int) -> AlertRow | None:
+    return session.get(AlertRow, alert_id)
+
+
+def alerts_with_status(session: Session, status: str) -> Sequence[AlertRow]:
+    return session.scalars(select(AlertRow).where(AlertRow.status == status).order_by(AlertRow.id)).all()
+
+
+def requeue_failed(session: Session, now: datetime, alert_ids: Sequence[int] | None = None) -> int:
+    statement = (
+        update(AlertRow)
+        .where(AlertRow.status == AlertStatus.FAILED)
+        .values(status=AlertStatus.PENDING, next_attempt_at=now, attempts=0, lease_owner=None)
+    )
+    if alert_ids:
+        statement = statement.where(AlertRow.id.in_(alert_ids))
+    return int(getattr(session.execute(statement), "rowcount", 0))
+
+
+def thread_for(session: Session, story_id: int, notifier: str, destination: str) -> StoryThreadRow | None:
+    return session.scalar(
+        select(StoryThreadRow).where(
+            StoryThreadRow.story_id == story_id,
+            StoryThreadRow.notifier == notifier,
+            StoryThreadRow.destination == destination,
+        )
+    )
+
+
+def root_alert_pending(session: Session, story_id: int, notifier: str, destination: str) -> bool:
+    """Whether the story's new-story alert for this target has yet to be sent or fail."""
+    return (
+        session.scalar(
+            select(func.count(AlertRow.id)).where(
+                AlertRow.story_id == story_id,
+                AlertRow.notifier == notifier,
+                AlertRow.destination == destination,
+                AlertRow.kind == "new_story",
+                AlertRow.status == AlertStatus.PENDING,
+            )
+        )
+        or 0
+    ) > 0
+
+
+def alert_counts(session: Session) -> dict[tuple[str, str], int]:
+    """(notifier, status) -> number of alerts, for metrics and ``monitor alerts``."""
+    rows = session.execute(
+        select(AlertRow.notifier, AlertRow.status, func.count(AlertRow.id)).group_by(
+            AlertRow.notifier, AlertRow.status
+        )
+    )
+    return {(notifier, status): count for notifier, status, count in rows}
+
+
+def delete_all(session: Session) -> None:
+    """Empty every table (tests and ``replay`` scratch databases only)."""
+    for table in (StoryThreadRow, AlertRow, StoryTopicRow, ArticleSourceRow, SourceFileRow):
+        session.execute(delete(table))

@@ -1,0 +1,328 @@
+"""Online story assignment: which story an incoming article belongs to, and what role it plays.
+
+Articles arrive one at a time, in storage order. :meth:`StoryEngine.assign` decides, without
+changing anything, whether the article starts a story or joins one, and as what:
+
+``duplicate``
+    a near-identical copy of an article the story holds (estimated Jaccard resemblance of the
+    bodies' word-pair shingles at least ``duplicate_threshold``) that adds no new sentence;
+``update``
+    it belongs to the story and has informative novel sentences (see
+    :mod:`monitor.stories.novelty`), returned in article order;
+``related``
+    it belongs to the story but says nothing new enough.
+
+An article belongs to the story it resembles most when that resemblance reaches
+``join_threshold``: the cosine similarity of its TF-IDF vector with the story's centroid (the
+sum of its articles' unit vectors). Names count double, document frequencies are learned
+from the stream itself, and the similarity decays linearly with the time between the
+article and the story's nearest report, down to half at ``window_seconds``; beyond the window
+a story cannot be joined. A near-duplicate of a story's article joins that story whatever
+the cosine says.
+
+Candidate stories come from an inverted index over each article's highest-weighted terms
+(its rarest words and names), capped per term, and duplicates from an index of shingle
+hashes, so the cost per article does not grow with the number of articles stored. Memory is
+bounded by the window: :meth:`evict` forgets stories whose latest article is older than it.
+
+:meth:`add` registers an article once it is stored (also to rebuild the window at start-up,
+in arrival order); calling it again with the same article id registers a revision.
+
+Story titles are stable: a story keeps its first article's title. Only a title of fewer than
+:data:`MIN_TITLE_WORDS` words (an empty or one-word headline) is replaced, once, by the first
+later non-duplicate article with a proper one; a desk recognises a story by its title, and a
+title that keeps changing is worse than one that is merely not the best.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+from monitor.model import Role
+from monitor.stories.index import SketchIndex, TermIndex
+from monitor.stories.novelty import novel_sentences
+from monitor.stories.settings import StorySettings
+from monitor.stories.text import Analysis, analyse, log_count, sketch_similarity
+
+#: Names (and two-word names) weigh this much more than common words in the TF-IDF vector.
+NAME_WEIGHT: Final = 2.0
+#: An article is looked up by this many of its highest-weighted terms...
+QUERY_TERMS: Final = 24
+#: ...and indexed under this many, so rare terms and names lead to its story.
+INDEXED_TERMS: Final = 32
+#: The best-sharing candidates whose full similarity is computed.
+SCORED_CANDIDATES: Final = 12
+#: Two sketches must share this many hashes before their resemblance is estimated.
+MIN_SHARED_SKETCH_HASHES: Final = 4
+#: Articles remembered per shingle hash (copies of one text share their hashes).
+MAX_ARTICLES_PER_HASH: Final = 16
+#: A story's term vector is pruned to its strongest terms beyond this size.
+MAX_STORY_TERMS: Final = 6000
+#: Document frequencies are pruned of one-off terms beyond this many terms.
+MAX_TRACKED_TERMS: Final = 400_000
+#: Titles shorter than this are placeholders, replaced by the first proper one.
+MIN_TITLE_WORDS: Final = 3
+
+
+@dataclass(frozen=True)
+class StoryDoc:
+    """An article as the story engine sees it."""
+
+    article_id: int
+    title: str
+    body: str
+    published: datetime  # a naive time is taken as UTC
+    source: str
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The engine's decision for one article."""
+
+    story_id: int | None  # None: the article starts a new story
+    role: Role
+    novel_sentences: tuple[str, ...] = ()  # informative novel sentences, in article order
+    similarity: float = 0.0
+
+
+@dataclass(slots=True)
+class _Story:
+    story_id: int
+    title: str
+    first_seen: float
+    last_seen: float
+    centroid: dict[str, float] = field(default_factory=dict)  # also the story's vocabulary
+    norm_squared: float = 0.0
+    article_ids: list[int] = field(default_factory=list)
+
+
+class StoryEngine:
+    """Groups articles into stories online; see the module docstring for the method."""
+
+    def __init__(self, settings: StorySettings | None = None) -> None:
+        self._settings = settings if settings is not None else StorySettings()
+        self._stories: dict[int, _Story] = {}
+        self._doc_freq: dict[str, int] = {}
+        self._doc_count = 0
+        self._terms = TermIndex(self._settings.max_postings_per_term)
+        self._sketch_index = SketchIndex(MAX_ARTICLES_PER_HASH)
+        self._sketches: dict[int, tuple[tuple[int, ...], int]] = {}  # article -> (sketch, story)
+        self._expiry: list[tuple[float, int]] = []  # (last_seen, story_id), lazily outdated
+        self._last_analysis: tuple[StoryDoc, Analysis] | None = None
+
+    @property
+    def settings(self) -> StorySettings:
+        return self._settings
+
+    def __len__(self) -> int:
+        """The number of stories in the active window."""
+        return len(self._stories)
+
+    # --- decisions ------------------------------------------------------------------
+
+    def assign(self, doc: StoryDoc) -> Assignment:
+        """Decide the story and role of a new article; changes nothing."""
+        analysis = self._analyse(doc)
+        if analysis.is_empty:
+            return Assignment(None, Role.FIRST)
+        when = _seconds(doc.published)
+        vector = self._vector(analysis)
+        duplicate_of = self._nearest_copy(analysis, when, exclude=doc.article_id)
+        story, similarity = self._best_story(vector, when)
+        if duplicate_of is not None:
+            if duplicate_of is not story:
+                similarity = self._similarity(vector, duplicate_of, when)
+            story = duplicate_of
+        elif story is None or similarity < self._settings.join_threshold:
+            return Assignment(None, Role.FIRST, similarity=similarity)
+        novel = novel_sentences(analysis.sentences, story.centroid, self._settings.novelty_threshold)
+        if novel:
+            role = Role.UPDATE
+        elif duplicate_of is not None:
+            role = Role.DUPLICATE
+        else:
+            role = Role.RELATED
+        return Assignment(story.story_id, role, novel, similarity)
+
+    def assess_revision(self, doc: StoryDoc, story_id: int) -> Assignment:
+        """Judge a changed version of a stored article against its story; changes nothing.
+
+        A revision that adds a real fact is an ``update`` with its novel sentences; one that
+        only rewrites is ``duplicate`` (still resembling its earlier version) or ``related``.
+        A story that has left the window can no longer be judged: the revision is ``related``.
+        """
+        story = self._stories.get(story_id)
+        if story is None:
+            return Assignment(story_id, Role.RELATED)
+        analysis = self._analyse(doc)
+        similarity = self._similarity(self._vector(analysis), story, _seconds(doc.published))
+        novel = novel_sentences(analysis.sentences, story.centroid, self._settings.novelty_threshold)
+        if novel:
+            return Assignment(story_id, Role.UPDATE, novel, similarity)
+        earlier = self._sketches.get(doc.article_id)
+        resemblance = sketch_similarity(analysis.sketch, earlier[0]) if earlier else 0.0
+        role = Role.DUPLICATE if resemblance >= self._settings.duplicate_threshold else Role.RELATED
+        return Assignment(story_id, role, (), similarity)
+
+    def title(self, story_id: int) -> str | None:
+        """The story's title, or None for a story the engine does not hold (never seen or evicted)."""
+        story = self._stories.get(story_id)
+        return story.title if story is not None else None
+
+    # --- registration ---------------------------------------------------------------
+
+    def add(self, doc: StoryDoc, story_id: int, role: Role) -> None:
+        """Register a stored article under ``story_id`` (created when new) with its role."""
+        analysis = self._analyse(doc)
+        when = _seconds(doc.published)
+        revision = doc.article_id in self._sketches
+        if revision:
+            self._forget_sketch(doc.article_id)
+        else:
+            self._count_document(analysis)
+        story = self._stories.get(story_id)
+        is_new_story = story is None
+        if story is None:
+            story = _Story(story_id, doc.title.strip(), when, when)
+            self._stories[story_id] = story
+        elif role is not Role.DUPLICATE and _is_placeholder(story.title) and not _is_placeholder(doc.title):
+            story.title = doc.title.strip()
+        if role is Role.DUPLICATE:
+            # A copy adds its vocabulary but must not pull the centroid towards itself.
+            for term in analysis.counts:
+                story.centroid.setdefault(term, 0.0)
+        else:
+            self._add_to_centroid(story, self._vector(analysis))
+        if not revision:
+            story.article_ids.append(doc.article_id)
+        story.first_seen = min(story.first_seen, when)
+        if is_new_story or when > story.last_seen:
+            story.last_seen = when
+            heapq.heappush(self._expiry, (when, story_id))
+        if analysis.sketch:
+            self._sketches[doc.article_id] = (analysis.sketch, story_id)
+            self._sketch_index.add(doc.article_id, analysis.sketch)
+
+    def evict(self, now: datetime) -> None:
+        """Forget every story whose latest article is older than the window before ``now``."""
+        cutoff = _seconds(now) - self._settings.window_seconds
+        while self._expiry and self._expiry[0][0] < cutoff:
+            last_seen, story_id = heapq.heappop(self._expiry)
+            story = self._stories.get(story_id)
+            if story is None or story.last_seen > last_seen:
+                continue  # evicted already, or seen again since this entry was pushed
+            del self._stories[story_id]
+            self._terms.remove(story_id, story.centroid)
+            for article_id in story.article_ids:
+                self._forget_sketch(article_id)
+
+    # --- internals ------------------------------------------------------------------
+
+    def _analyse(self, doc: StoryDoc) -> Analysis:
+        # assign() and add() see the same document back to back: analyse it once.
+        cached = self._last_analysis
+        if cached is not None and cached[0] == doc:
+            return cached[1]
+        analysis = analyse(doc.title, doc.body)
+        self._last_analysis = (doc, analysis)
+        return analysis
+
+    def _count_document(self, analysis: Analysis) -> None:
+        self._doc_count += 1
+        doc_freq = self._doc_freq
+        for term in analysis.counts:
+            doc_freq[term] = doc_freq.get(term, 0) + 1
+        if len(doc_freq) > MAX_TRACKED_TERMS:
+            self._doc_freq = {term: count for term, count in doc_freq.items() if count > 1}
+
+    def _vector(self, analysis: Analysis) -> dict[str, float]:
+        """Unit TF-IDF vector; IDF is smoothed, so an unseen term weighs most, not infinitely."""
+        scale = self._doc_count + 1
+        doc_freq = self._doc_freq
+        names = analysis.names
+        vector: dict[str, float] = {}
+        for term, count in analysis.counts.items():
+            weight = log_count(count) * (math.log(scale / (doc_freq.get(term, 0) + 1)) + 1.0)
+            vector[term] = weight * NAME_WEIGHT if term in names else weight
+        norm = math.sqrt(sum(weight * weight for weight in vector.values()))
+        return {term: weight / norm for term, weight in vector.items()}
+
+    def _add_to_centroid(self, story: _Story, vector: dict[str, float]) -> None:
+        centroid = story.centroid
+        dot = 0.0
+        for term, weight in vector.items():
+            old = centroid.get(term, 0.0)
+            dot += old * weight
+            centroid[term] = old + weight
+        story.norm_squared += 2.0 * dot + 1.0
+        if len(centroid) > MAX_STORY_TERMS:
+            strongest = heapq.nlargest(MAX_STORY_TERMS // 2, centroid.items(), key=lambda item: item[1])
+            story.centroid = dict(strongest)
+            self._terms.remove(story.story_id, [term for term in centroid if term not in story.centroid])
+            story.norm_squared = sum(weight * weight for weight in story.centroid.values())
+        top = heapq.nlargest(INDEXED_TERMS, vector.items(), key=lambda item: item[1])
+        self._terms.add(story.story_id, [term for term, _weight in top])
+
+    def _best_story(self, vector: dict[str, float], when: float) -> tuple[_Story | None, float]:
+        query = heapq.nlargest(QUERY_TERMS, vector.items(), key=lambda item: item[1])
+        shared = self._terms.candidates(query)
+        ranked = heapq.nlargest(SCORED_CANDIDATES, shared.items(), key=lambda item: item[1])
+        best: _Story | None = None
+        best_similarity = 0.0
+        for story_id, _shared_weight in ranked:
+            story = self._stories[story_id]
+            similarity = self._similarity(vector, story, when)
+            if similarity > best_similarity:
+                best, best_similarity = story, similarity
+        return best, best_similarity
+
+    def _similarity(self, vector: dict[str, float], story: _Story, when: float) -> float:
+        decay = self._decay(story, when)
+        if decay <= 0.0 or story.norm_squared <= 0.0:
+            return 0.0
+        centroid = story.centroid
+        dot = sum(weight * centroid.get(term, 0.0) for term, weight in vector.items())
+        return decay * dot / math.sqrt(story.norm_squared)
+
+    def _decay(self, story: _Story, when: float) -> float:
+        """1 for a report within the story's span, falling linearly to 1/2 at the window, then 0."""
+        gap = max(0.0, story.first_seen - when, when - story.last_seen)
+        window = self._settings.window_seconds
+        return 0.0 if gap > window else 1.0 - 0.5 * gap / window
+
+    def _nearest_copy(self, analysis: Analysis, when: float, exclude: int) -> _Story | None:
+        """The live story holding the article this one most resembles, if a near-duplicate."""
+        if not analysis.sketch:
+            return None
+        best: _Story | None = None
+        best_resemblance = 0.0
+        for article_id in self._sketch_index.candidates(analysis.sketch, MIN_SHARED_SKETCH_HASHES):
+            if article_id == exclude:
+                continue
+            sketch, story_id = self._sketches[article_id]
+            story = self._stories.get(story_id)
+            if story is None or self._decay(story, when) <= 0.0:
+                continue
+            resemblance = sketch_similarity(analysis.sketch, sketch)
+            if resemblance > best_resemblance:
+                best, best_resemblance = story, resemblance
+        return best if best_resemblance >= self._settings.duplicate_threshold else None
+
+    def _forget_sketch(self, article_id: int) -> None:
+        entry = self._sketches.pop(article_id, None)
+        if entry is not None:
+            self._sketch_index.remove(article_id, entry[0])
+
+
+def _seconds(moment: datetime) -> float:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _is_placeholder(title: str) -> bool:
+    return len(title.split()) < MIN_TITLE_WORDS

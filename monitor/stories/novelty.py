@@ -1,0 +1,76 @@
+"""Find the sentences of an article that tell its story something new.
+
+A sentence is judged against everything the story already held (the union of the terms of
+its articles), not against one earlier sentence, so a paraphrase that spreads a known fact
+over other words, or a quote moved to another paragraph, still counts as known.
+
+A sentence is novel when all of these hold:
+
+* it reads as prose: enough content words, sentence punctuation, no page furniture
+  ("Read more", related headlines), see :func:`monitor.stories.text.analyse`;
+* the weighted share of its terms the story never had reaches the novelty threshold, names,
+  numbers and dates weighing twice as much as other words;
+* it brings a new anchor (a name, number or date the story never had, or a quotation whose
+  words are mostly new) or at least :data:`MIN_NEW_WORDS` new words;
+* it does not merely restate a known fact: a sentence that repeats a known quotation or a
+  known number and brings no new anchor is a paraphrase ("Russian media described the talks
+  as 'very tense', lasting six hours" after "the talks were 'very tense' ... lasted six hours");
+* its new terms are not mostly those of a novel sentence before it in the same article.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable
+from typing import Final
+
+from monitor.stories.text import Sentence
+
+#: Names, numbers and dates carry facts: they weigh this much more than other words.
+ANCHOR_WEIGHT: Final = 2.0
+#: Without a new anchor, a sentence needs this many new words to say something new.
+MIN_NEW_WORDS: Final = 3
+#: A quotation counts as known when this share of its words is known.
+KNOWN_QUOTE_SHARE: Final = 0.6
+#: A novel sentence whose new terms are mostly those of an earlier one says the same thing.
+REPEAT_SHARE: Final = 0.7
+
+
+def novel_sentences(sentences: Iterable[Sentence], known: Container[str], threshold: float) -> tuple[str, ...]:
+    """The informative sentences, in article order, that the ``known`` terms do not cover."""
+    found: list[str] = []
+    already_new: set[str] = set()
+    for sentence in sentences:
+        if not sentence.prose:
+            continue
+        new_terms = {term for term in sentence.terms if term not in known}
+        if not new_terms or not _is_novel(sentence, new_terms, known, threshold):
+            continue
+        repeated = sum(1 for term in new_terms if term in already_new)
+        if repeated >= REPEAT_SHARE * len(new_terms):
+            continue
+        already_new.update(new_terms)
+        found.append(sentence.text)
+    return tuple(found)
+
+
+def _is_novel(sentence: Sentence, new_terms: set[str], known: Container[str], threshold: float) -> bool:
+    total = sum(_weight(term, sentence) for term in sentence.terms)
+    fresh = sum(_weight(term, sentence) for term in new_terms)
+    if fresh < threshold * total:
+        return False
+    quote_is_new = False
+    quote_is_known = False
+    if len(sentence.quoted) >= 2:
+        known_share = sum(1 for term in sentence.quoted if term in known) / len(sentence.quoted)
+        quote_is_known = known_share >= KNOWN_QUOTE_SHARE
+        quote_is_new = not quote_is_known
+    new_anchor = quote_is_new or any(term in sentence.names for term in new_terms)
+    restates_known_fact = quote_is_known or any(number in known for number in sentence.numbers)
+    if restates_known_fact and not new_anchor:
+        return False
+    plain_new = sum(1 for term in new_terms if term not in sentence.names)
+    return new_anchor or plain_new >= MIN_NEW_WORDS
+
+
+def _weight(term: str, sentence: Sentence) -> float:
+    return ANCHOR_WEIGHT if term in sentence.names else 1.0
