@@ -18,6 +18,7 @@ from monitor import notify
 from monitor.config import Config, FeedSourceConfig, FolderSourceConfig
 from monitor.errors import ConfigError, StoreError
 from monitor.notify.base import Notifier
+from monitor.feedpoll import poll_feed_sources
 from monitor.outbox import Outbox
 from monitor.pipeline import Pipeline, utcnow
 from monitor.polling import PollOutcome, poll_folder
@@ -87,7 +88,7 @@ class App:
         sessions = db.session_factory(engine)
         notifiers = build_notifiers(config)
         pipeline = Pipeline(sessions, config, targets=resolve_targets(config, notifiers), clock=clock)
-        outbox = Outbox(sessions, config, notifiers, clock=clock)
+        outbox = Outbox(sessions, config, notifiers, clock=clock, lease_seconds=config.lease)
         folders = {
             source.name: FolderSource(source) for source in config.sources if isinstance(source, FolderSourceConfig)
         }
@@ -98,10 +99,26 @@ class App:
         return [source.name for source in self.config.sources]
 
     def poll(self, name: str) -> PollOutcome:
-        """Poll one configured source by name."""
-        if name in self.folders:
-            return poll_folder(self.sessions, self.pipeline, self.folders[name], self.clock)
-        raise KeyError(name)
+        """Poll one configured folder source by name."""
+        return poll_folder(self.sessions, self.pipeline, self.folders[name], self.clock)
+
+    def poll_feeds(self, *, only_due: bool) -> list[PollOutcome]:
+        """Poll every feed (``once``) or the feeds whose next poll is due (the daemon)."""
+        return poll_feed_sources(
+            self.sessions,
+            self.pipeline,
+            self.feed_sources(),
+            self.config.feeds,
+            self.clock,
+            owner=self.outbox.owner,
+            lease_seconds=self.config.lease,
+            only_due=only_due,
+        )
+
+    def poll_all(self) -> list[PollOutcome]:
+        """Every source now, whatever its interval: folders in order, then all feeds at once."""
+        outcomes = [self.poll(name) for name in self.folders]
+        return outcomes + self.poll_feeds(only_due=False)
 
     def feed_sources(self) -> list[FeedSourceConfig]:
         return [source for source in self.config.sources if isinstance(source, FeedSourceConfig)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,24 +29,13 @@ from pydantic import (
 )
 
 from monitor import defaults
-from monitor.durations import parse_duration
-from monitor.errors import ConfigError, DurationError, MonitorError, QueryError
+from monitor.durations import Duration
+from monitor.errors import ConfigError, MonitorError, QueryError
 from monitor.notify import load_kinds
 from monitor.notify.base import Notifier, NotifierSettings
 from monitor.stories.settings import StorySettings
 from monitor.topics import Query
 
-
-
-def _duration(value: Any) -> float:
-    # pydantic only reports ValueErrors with their key path, so translate ours.
-    try:
-        return parse_duration(value)
-    except DurationError as exc:
-        raise ValueError(str(exc)) from None
-
-
-Duration = Annotated[float, BeforeValidator(_duration)]
 _ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -178,6 +168,19 @@ class DeliveryConfig(StrictModel):
     backoff_cap: Duration = defaults.DELIVERY_BACKOFF_CAP_SECONDS
 
 
+class FeedsConfig(StrictModel):
+    """How every feed is fetched (per-feed options sit on the feed's source entry)."""
+
+    connect_timeout: Duration = defaults.FEED_CONNECT_TIMEOUT_SECONDS
+    timeout: Duration = defaults.FEED_TOTAL_TIMEOUT_SECONDS
+    max_bytes: ByteSize = ByteSize(defaults.FEED_MAX_BYTES)
+    per_host: int = Field(default=defaults.FEED_PER_HOST_CONCURRENCY, ge=1)
+    max_concurrency: int = Field(default=defaults.FEED_MAX_CONCURRENCY, ge=1)
+    backoff_cap: Duration = defaults.FEED_BACKOFF_CAP_SECONDS
+    first_poll_spread: Duration = defaults.FEED_FIRST_POLL_SPREAD_SECONDS
+    dispatch_every: Duration = defaults.FEED_DISPATCH_EVERY_SECONDS
+
+
 @dataclass(frozen=True)
 class NotifierEntry:
     """A configured notifier: its kind and validated settings."""
@@ -195,6 +198,9 @@ class Config(StrictModel):
     topics: list[TopicConfig] = Field(default_factory=list)
     stories: StorySettings = Field(default_factory=StorySettings)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    feeds: FeedsConfig = Field(default_factory=FeedsConfig)
+    #: Leases on sources and alerts expire after this, so a killed worker's work moves on.
+    lease: Duration = defaults.LEASE_SECONDS
     log_format: Literal["text", "json"] = "text"
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
@@ -271,7 +277,7 @@ def _first_error(exc: ValidationError) -> str:
     return f"{location}: {message}" if location else message
 
 
-def substitute_env(value: Any, environ: dict[str, str] | None = None) -> Any:
+def substitute_env(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     """Fill ``${VAR}`` and ``${VAR:-default}`` in every string; ``$$`` is a literal ``$``."""
     env = os.environ if environ is None else environ
     if isinstance(value, str):
@@ -290,7 +296,7 @@ def substitute_env(value: Any, environ: dict[str, str] | None = None) -> Any:
     return value
 
 
-def parse_config(data: Any, *, origin: str = "<config>", environ: dict[str, str] | None = None) -> Config:
+def parse_config(data: Any, *, origin: str = "<config>", environ: Mapping[str, str] | None = None) -> Config:
     """Validate already-loaded YAML data; raises :class:`ConfigError` with one readable line."""
     if data is None:
         data = {}
@@ -304,7 +310,7 @@ def parse_config(data: Any, *, origin: str = "<config>", environ: dict[str, str]
         raise ConfigError(f"{origin}: {exc}") from None
 
 
-def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Config:
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate a YAML file; raises :class:`ConfigError` with one readable line."""
     path = Path(path)
     try:

@@ -121,3 +121,9 @@ STORY_MAX_NOVEL_SENTENCES = 3
 #: Stories remembered per index term; older ones drop out of that term's list, so one common
 #: word cannot make candidate lookup cost grow with the number of stored articles.
 STORY_MAX_POSTINGS_PER_TERM = 64
+
+#: New feeds' first polls are spread over this long (or their interval, if shorter).
+FEED_FIRST_POLL_SPREAD_SECONDS = 60.0
+
+#: How often the daemon looks for feeds whose next poll is due.
+FEED_DISPATCH_EVERY_SECONDS = 5.0

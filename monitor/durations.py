@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from monitor.errors import DurationError
 
@@ -41,3 +44,15 @@ def format_duration(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.0f}s"
     return f"{seconds * 1000:.0f}ms"
+
+
+def _validated(value: Any) -> float:
+    # pydantic reports only ValueErrors with their key path, so translate ours.
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise ValueError(str(exc)) from None
+
+
+#: A config field holding a duration: accepts ``30s`` / ``10m`` / ``1h`` or seconds.
+Duration = Annotated[float, BeforeValidator(_validated)]

@@ -57,8 +57,6 @@ def poll_folder(
         log.error("%s", exc, extra={"source": config.name})
         return outcome
     with sessions.begin() as session:
-        row = session.get(SourceRow, source_id)
-        assert row is not None
         for version in scan.copies:
             # A renamed or re-dropped copy: remember it so it is not read again, nothing more.
             repo.record_file(
@@ -99,6 +97,7 @@ def record_health(
     every: float,
     retry_after: float | None = None,
     backoff_cap: float = 6 * 3600,
+    jitter: bool = False,
 ) -> None:
     """Record a poll's outcome: success resets the failure count; failure backs off with jitter.
 
@@ -114,6 +113,9 @@ def record_health(
             row.last_error = None
             row.last_success_at = now
             interval = max(every, row.min_interval or 0.0)
+            if jitter:
+                # Keeps many feeds with one interval from firing in lockstep forever.
+                interval *= random.uniform(0.9, 1.1)
         else:
             row.consecutive_failures += 1
             row.last_error = error

@@ -50,6 +50,15 @@ class Daemon:
                 name=f"poll {name}",
                 next_run_time=now,
             )
+        if self.app.feed_sources():
+            self.scheduler.add_job(
+                self._poll_feeds,
+                "interval",
+                seconds=self.app.config.feeds.dispatch_every,
+                id="feeds",
+                name="poll due feeds",
+                next_run_time=now,
+            )
         self.scheduler.add_job(
             self._deliver,
             "interval",
@@ -66,6 +75,14 @@ class Daemon:
             self.app.poll(name)
         except Exception:
             log.exception("polling %s failed", name, extra={"source": name})
+
+    def _poll_feeds(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            self.app.poll_feeds(only_due=True)
+        except Exception:
+            log.exception("polling feeds failed")
 
     def _deliver(self) -> None:
         if self.stopping.is_set():
@@ -86,8 +103,8 @@ class Daemon:
     def run(self) -> int:
         """Run until a signal arrives; returns the process exit status."""
         previous: dict[int, Any] = {}
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            previous[signum] = signal.signal(signum, self._on_signal)
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            previous[stop_signal] = signal.signal(stop_signal, self._on_signal)
         try:
             self.schedule()
             self.scheduler.start()

@@ -34,18 +34,20 @@ def article(**changes: object) -> ArticleView:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def new_story(title: str = "Russia and Ukraine resume talks in Istanbul", **article_changes: object) -> AlertMessage:
+def new_story(
+    story_title: str = "Russia and Ukraine resume talks in Istanbul", **article_changes: object
+) -> AlertMessage:
     return AlertMessage(
         alert_id=1,
         kind=AlertKind.NEW_STORY,
         topic="russia-ukraine-talks",
-        story=story(title),
+        story=story(story_title),
         article=article(**article_changes),
     )
 
 
 def update(
-    title: str = "Russia and Ukraine resume talks in Istanbul",
+    story_title: str = "Russia and Ukraine resume talks in Istanbul",
     sentences: tuple[str, ...] = ("A prisoner exchange was agreed.", "Talks continue on Thursday."),
     options: dict[str, object] | None = None,
     **article_changes: object,
@@ -61,7 +63,7 @@ def update(
         alert_id=2,
         kind=AlertKind.UPDATE,
         topic="russia-ukraine-talks",
-        story=story(title, article_count=2, source_count=2, update_count=1),
+        story=story(story_title, article_count=2, source_count=2, update_count=1),
         article=article(**changes),
         novel_sentences=sentences,
         options=dict(options or {}),

@@ -144,7 +144,8 @@ class SMTPServer:
         if ok:
             with self._lock:
                 self.logins.append(login)
-        return AuthResult(success=ok)
+        # handled=False makes aiosmtpd answer 535 itself.
+        return AuthResult(success=ok, handled=False)
 
     def _take_data_failure(self) -> str | None:
         with self._lock:

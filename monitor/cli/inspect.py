@@ -137,3 +137,52 @@ def alerts_retry(ctx: Context, alert_ids: tuple[int, ...]) -> None:
         click.echo(f"{count} alert(s) re-queued")
     finally:
         app.close()
+
+
+@cli.command("sources")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+@handle_errors
+def sources_command(ctx: Context, as_json: bool) -> None:
+    """List every source with its health: failures, last error, last success, next poll."""
+    app = ctx.app()
+    try:
+        with app.sessions() as session:
+            rows = {row.name: row for row in repo.all_sources(session)}
+            failed_files = {row.id: len(repo.failed_files(session, row.id)) for row in rows.values()}
+        data = []
+        for source in app.config.sources:
+            row = rows.get(source.name)
+            data.append(
+                {
+                    "name": source.name,
+                    "kind": source.kind,
+                    "location": row.location if row is not None else source.location,
+                    "every": source.every,
+                    "status": _health(row),
+                    "consecutive_failures": row.consecutive_failures if row is not None else 0,
+                    "last_error": row.last_error if row is not None else None,
+                    "last_attempt": _iso(row.last_attempt_at) if row is not None else None,
+                    "last_success": _iso(row.last_success_at) if row is not None else None,
+                    "next_poll": _iso(row.next_poll_at) if row is not None else None,
+                    "failed_files": failed_files.get(row.id, 0) if row is not None else 0,
+                }
+            )
+        if as_json:
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            return
+        for item in data:
+            click.echo(f"{item['name']:<24} {item['kind']:<6} {item['status']:<8} {item['location']}")
+            click.echo(
+                f"    last success {item['last_success'] or 'never'}; next poll {item['next_poll'] or 'soon'}"
+                + (f"; {item['consecutive_failures']} failure(s): {item['last_error']}" if item["last_error"] else "")
+                + (f"; {item['failed_files']} rejected file(s)" if item["failed_files"] else "")
+            )
+    finally:
+        app.close()
+
+
+def _health(row: Any) -> str:
+    if row is None or row.last_attempt_at is None:
+        return "new"
+    return "failing" if row.consecutive_failures else "ok"

@@ -35,10 +35,9 @@ def once(ctx: Context) -> None:
     app = ctx.app()
     failed = False
     try:
-        for name in app.sources():
-            outcome = app.poll(name)
+        for outcome in app.poll_all():
             if outcome.error:
-                click.echo(f"monitor: {name}: {outcome.error}", err=True)
+                click.echo(f"monitor: {outcome.source}: {outcome.error}", err=True)
                 failed = True
         deliver_all(app.outbox.deliver_due)
     finally:

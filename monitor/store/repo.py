@@ -32,13 +32,52 @@ def ensure_source(session: Session, *, name: str, kind: str, location: str, now:
     """The row for a configured source, created on first sight; the location follows the config."""
     row = session.scalar(select(SourceRow).where(SourceRow.name == name))
     if row is None:
-        row = SourceRow(name=name, kind=kind, location=location, created_at=now, consecutive_failures=0)
+        row = SourceRow(
+            name=name,
+            kind=kind,
+            location=location,
+            configured_location=location,
+            created_at=now,
+            consecutive_failures=0,
+        )
         session.add(row)
         session.flush()
-    elif row.kind != kind or (row.location != location and kind != "feed"):
-        # A feed's stored location may be a permanent redirect's target; folders follow config.
-        row.kind, row.location = kind, location
+    elif row.kind != kind or row.configured_location != location:
+        # The config changed: follow it (a redirect-updated location only lasts until then).
+        row.kind, row.location, row.configured_location = kind, location, location
+        row.etag = row.last_modified = None
     return row
+
+
+def claim_sources(
+    session: Session,
+    source_ids: Sequence[int],
+    *,
+    now: datetime,
+    owner: str,
+    lease_until: datetime,
+    only_due: bool,
+) -> list[SourceRow]:
+    """Lease the given sources that are due and not held by another worker.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so two workers claiming at the same
+    moment split the work instead of both polling a feed.
+    """
+    if not source_ids:
+        return []
+    conditions = [
+        SourceRow.id.in_(source_ids),
+        or_(SourceRow.lease_expires_at.is_(None), SourceRow.lease_expires_at < now, SourceRow.lease_owner == owner),
+    ]
+    if only_due:
+        conditions.append(or_(SourceRow.next_poll_at.is_(None), SourceRow.next_poll_at <= now))
+    query = select(SourceRow).where(*conditions).order_by(SourceRow.next_poll_at)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.lease_owner, row.lease_expires_at = owner, lease_until
+    return rows
 
 
 def source_by_name(session: Session, name: str) -> SourceRow | None:
@@ -114,7 +153,7 @@ def insert_ignoring_conflict(session: Session, table: type[object], values: dict
     """INSERT ... ON CONFLICT DO NOTHING on either backend; True if a row was written."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values).on_conflict_do_nothing()  # type: ignore[arg-type]
+    statement = insert(table).values(**values).on_conflict_do_nothing()
     result = session.execute(statement)
     return bool(getattr(result, "rowcount", 0))
 
@@ -196,7 +235,7 @@ def story_topics(session: Session, story_id: int) -> set[str]:
     return set(session.scalars(select(StoryTopicRow.topic).where(StoryTopicRow.story_id == story_id)))
 
 
-def stories_query(topic: str | None = None) -> Select[tuple[StoryRow]]:
+def stories_query(topic: str | None = None) -> Select[StoryRow]:
     query = select(StoryRow).order_by(StoryRow.first_seen_at, StoryRow.id)
     if topic is not None:
         query = query.join(StoryTopicRow, StoryTopicRow.story_id == StoryRow.id).where(

@@ -70,6 +70,8 @@ class SourceRow(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
     location: Mapped[str] = mapped_column(Text)
+    #: The location as configured; ``location`` may differ after a permanent redirect.
+    configured_location: Mapped[str | None] = mapped_column(Text)
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)

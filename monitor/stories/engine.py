@@ -247,7 +247,7 @@ class StoryEngine:
         vector: dict[str, float] = {}
         for term, count in analysis.counts.items():
             weight = log_count(count) * (math.log(scale / (doc_freq.get(term, 0) + 1)) + 1.0)
-            vector[term] = weight * NAME_WEIGHT if term in names else weight
+            vector[term] = weight * NAME_WEIGHT if term in names or term[0].isdigit() else weight
         norm = math.sqrt(sum(weight * weight for weight in vector.values()))
         return {term: weight / norm for term, weight in vector.items()}
 

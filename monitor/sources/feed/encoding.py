@@ -111,6 +111,8 @@ def feedparser_headers(headers: Mapping[str, str], encoding: str) -> dict[str, s
     feedparser would resolve non-URL GUIDs against it, so an id would change with the feed's
     address; links are resolved by the caller instead.
     """
-    kept = {k.lower(): v for k, v in headers.items() if k.lower() in ("content-language", "last-modified", "etag")}
+    kept = {
+        k.lower(): v for k, v in headers.items() if k.lower() in ("content-language", "last-modified", "etag")
+    }
     kept["content-type"] = f"application/xml; charset={encoding}"
     return kept

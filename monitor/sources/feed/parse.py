@@ -24,8 +24,15 @@ from .safety import screen_xml
 from .urls import resolve_link
 from .xmlfeed import parse_xml_feed
 
-_HTML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.I | re.S)
-_FEED_LINK_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
+_HTML_START = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.I | re.S
+)
+_FEED_LINK_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/json",
+)
 
 
 @dataclass(frozen=True)
@@ -86,8 +93,8 @@ def parse_in_worker(
 
 
 def _describe_html(body: bytes, url: str) -> str:
-    """"an HTML page", naming the feed it advertises when it has one."""
-    tree = LexborHTMLParser(body[:1024 * 1024])
+    """ "an HTML page", naming the feed it advertises when it has one."""
+    tree = LexborHTMLParser(body[: 1024 * 1024])
     for node in tree.css("link[rel~=alternate][href]"):
         if (node.attributes.get("type") or "").lower() in _FEED_LINK_TYPES:
             advertised = resolve_link(node.attributes.get("href"), url)

@@ -34,7 +34,9 @@ class XmlFeed:
 
 def parse_xml_feed(body: bytes, headers: Mapping[str, str], base_url: str) -> XmlFeed:
     """Parse an RSS or Atom document; raise :class:`NotAFeed` when it is neither."""
-    parsed = feedparser.parse(body, response_headers=dict(headers), sanitize_html=False, resolve_relative_uris=False)
+    parsed = feedparser.parse(
+        body, response_headers=dict(headers), sanitize_html=False, resolve_relative_uris=False
+    )
     warning = _bozo_warning(parsed) if parsed.get("bozo") else None
     if not parsed.get("version") and not parsed.entries:
         raise NotAFeed("not a feed: no RSS or Atom root element" + (f" ({warning})" if warning else ""))

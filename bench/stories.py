@@ -1,0 +1,201 @@
+"""Benchmark of the story engine, with its default settings: grouping quality, speed, scaling.
+
+Run:  python bench/stories.py [--quick]
+
+Quality: the ECB+ documents in bench/data/ecbplus-events.jsonl are fed in file order, the
+way a worker would store them, and the resulting stories are scored against the gold events
+with B-cubed and pairwise precision, recall and F1. ECB+ dates are missing for two thirds of
+the documents and unreliable for the rest (a crawl date, a date mentioned in the text), so
+every document gets the same timestamp: the score measures text similarity alone, and the
+time window never helps. ECB+ pairs each event with a deliberately similar one (two rehab
+stories about two actresses), which is what makes it hard.
+
+Speed: articles per second over the ECB+ stream (median of 3 runs, assign + add per article),
+and the cost per article after 1,000 and after 100,000 prior articles of a synthetic stream of
+distinct stories (about 3 KB each, all inside the window), which must stay within 1.3x.
+Peak memory is the process's peak resident set size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from monitor.model import Role  # noqa: E402
+from monitor.stories import StoryDoc, StoryEngine  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data" / "ecbplus-events.jsonl"
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def load_ecbplus() -> tuple[list[StoryDoc], list[str]]:
+    docs: list[StoryDoc] = []
+    gold: list[str] = []
+    with DATA.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines):
+            record = json.loads(line)
+            docs.append(StoryDoc(number, record["title"], record["body"], EPOCH, "ecbplus"))
+            gold.append(record["event"])
+    return docs, gold
+
+
+def run(engine: StoryEngine, docs: Sequence[StoryDoc]) -> tuple[list[int], Counter[Role]]:
+    """Feed docs in order; return each doc's story id and the count of each role."""
+    story_of: list[int] = []
+    roles: Counter[Role] = Counter()
+    next_story = 0
+    for doc in docs:
+        assignment = engine.assign(doc)
+        story_id = assignment.story_id
+        if story_id is None:
+            next_story += 1
+            story_id = next_story
+        engine.add(doc, story_id, assignment.role)
+        story_of.append(story_id)
+        roles[assignment.role] += 1
+    return story_of, roles
+
+
+def bcubed(predicted: Sequence[int], gold: Sequence[str]) -> tuple[float, float, float]:
+    clusters: dict[int, list[int]] = defaultdict(list)
+    classes: dict[str, list[int]] = defaultdict(list)
+    for item, (cluster, label) in enumerate(zip(predicted, gold, strict=True)):
+        clusters[cluster].append(item)
+        classes[label].append(item)
+    precision = recall = 0.0
+    for item, (cluster, label) in enumerate(zip(predicted, gold, strict=True)):
+        same = sum(1 for other in clusters[cluster] if gold[other] == label)
+        precision += same / len(clusters[cluster])
+        recall += same / len(classes[label])
+        del item
+    count = len(gold)
+    return _prf(precision / count, recall / count)
+
+
+def pairwise(predicted: Sequence[int], gold: Sequence[str]) -> tuple[float, float, float]:
+    def pairs(counts: Counter[object]) -> int:
+        return sum(size * (size - 1) // 2 for size in counts.values())
+
+    together = pairs(Counter(zip(predicted, gold, strict=True)))
+    predicted_pairs = pairs(Counter(predicted))
+    gold_pairs = pairs(Counter(gold))
+    precision = together / predicted_pairs if predicted_pairs else 1.0
+    recall = together / gold_pairs if gold_pairs else 1.0
+    return _prf(precision, recall)
+
+
+def _prf(precision: float, recall: float) -> tuple[float, float, float]:
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+# --- synthetic stream ------------------------------------------------------------------
+
+_SYLLABLES = "ba be bi bo bu da de di do ka ke ki ko ku la le li lo lu ma me mi mo na ne ni no ra re ri ro sa se si so ta te ti to va ve vi vo za ze zo".split()
+
+
+class SyntheticNews:
+    """Distinct stories of ~3 KB: Zipf-distributed common words plus a few names of their own."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed)
+        self._vocabulary = [self._word(2 + index % 3) for index in range(20_000)]
+        self._weights = [1.0 / (rank + 1) for rank in range(len(self._vocabulary))]
+
+    def _word(self, syllables: int) -> str:
+        return "".join(self._random.choice(_SYLLABLES) for _ in range(syllables))
+
+    def article(self, article_id: int, published: datetime) -> StoryDoc:
+        rand = self._random
+        names = [self._word(3).capitalize() + " " + self._word(3).capitalize() for _ in range(3)]
+        places = [self._word(3).capitalize() for _ in range(2)]
+        sentences: list[str] = []
+        size = 0
+        while size < 3000:
+            words = rand.choices(self._vocabulary, self._weights, k=rand.randint(14, 24))
+            words.insert(rand.randint(1, len(words)), rand.choice(names))
+            if rand.random() < 0.5:
+                words.insert(rand.randint(1, len(words)), rand.choice(places))
+            if rand.random() < 0.3:
+                words.insert(rand.randint(1, len(words)), str(rand.randint(2, 5000)))
+            sentence = " ".join(words)
+            sentence = sentence[0].upper() + sentence[1:] + "."
+            sentences.append(sentence)
+            size += len(sentence) + 1
+        title = f"{names[0]} {rand.choice(self._vocabulary)} in {places[0]}"
+        return StoryDoc(article_id, title, "\n".join(sentences), published, "synthetic")
+
+    def stream(self, start_id: int, count: int, start: datetime, spacing: timedelta) -> Iterator[StoryDoc]:
+        for offset in range(count):
+            yield self.article(start_id + offset, start + offset * spacing)
+
+
+def cost_after(prior: int, probes: int = 1000) -> float:
+    """Mean µs per article (assign + add) for ``probes`` articles after ``prior`` stored ones."""
+    engine = StoryEngine()
+    news = SyntheticNews(seed=7)
+    # All prior articles fall inside one day, well inside the default window.
+    spacing = timedelta(seconds=86_400 / max(prior, 1))
+    run(engine, list(news.stream(0, 0, EPOCH, spacing)))
+    story_id = 0
+    for doc in news.stream(0, prior, EPOCH, spacing):
+        story_id += 1
+        engine.add(doc, story_id, Role.FIRST)
+    probe_news = SyntheticNews(seed=99)
+    probe_docs = list(probe_news.stream(10_000_000, probes, EPOCH + timedelta(days=1), timedelta(seconds=1)))
+    started = time.perf_counter()
+    for doc in probe_docs:
+        assignment = engine.assign(doc)
+        story_id += 1
+        engine.add(doc, assignment.story_id if assignment.story_id is not None else story_id, assignment.role)
+    return (time.perf_counter() - started) / probes * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="quality only (skip the timing runs)")
+    args = parser.parse_args()
+
+    docs, gold = load_ecbplus()
+    predicted, roles = run(StoryEngine(), docs)
+    b_p, b_r, b_f = bcubed(predicted, gold)
+    p_p, p_r, p_f = pairwise(predicted, gold)
+    print(f"ECB+: {len(docs)} documents, {len(set(gold))} gold events, {len(set(predicted))} stories")
+    print(f"  B-cubed   precision {b_p:.3f}  recall {b_r:.3f}  F1 {b_f:.3f}")
+    print(f"  pairwise  precision {p_p:.3f}  recall {p_r:.3f}  F1 {p_f:.3f}")
+    print("  roles: " + ", ".join(f"{role.value} {roles[role]}" for role in Role))
+    if args.quick:
+        return
+
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        run(StoryEngine(), docs)
+        timings.append(time.perf_counter() - started)
+    mean_bytes = statistics.mean(len(doc.body.encode()) + len(doc.title.encode()) for doc in docs)
+    median = statistics.median(timings)
+    print(f"Throughput (ECB+, mean {mean_bytes:.0f} bytes/article, median of 3 runs): "
+          f"{len(docs) / median:,.0f} articles/s, {median / len(docs) * 1e6:.0f} µs/article")
+
+    small = cost_after(1_000)
+    large = cost_after(100_000)
+    print("Synthetic ~3 KB articles, cost per article (assign + add):")
+    print(f"  after 1,000 prior articles:   {small:.0f} µs")
+    print(f"  after 100,000 prior articles: {large:.0f} µs   ratio {large / small:.2f}x")
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"Peak resident memory: {peak_kib / 1024:.0f} MiB (with 100,000 articles inside the window)")
+
+
+if __name__ == "__main__":
+    main()
