@@ -152,7 +152,7 @@ class Outbox:
             return self._record_failure(alert_id, notifier, DeliveryError(f"{notifier.name}: {exc!r}"))
         self._record_sent(alert_id, delivered.thread_ref)
         if alert.kind == AlertKind.UPDATE and thread_ref is not None:
-            self._refresh_root(notifier, message, destination, thread_ref)
+            self._refresh_root(notifier, alert.story_id, destination, thread_ref)
         return "sent"
 
     def _record_sent(self, alert_id: int, thread_ref: str | None) -> None:
@@ -237,11 +237,18 @@ class Outbox:
                     alert.lease_owner = alert.lease_expires_at = None
                     alert.next_attempt_at = self.clock() + timedelta(seconds=delay)
 
-    def _refresh_root(self, notifier: Notifier, message: AlertMessage, destination: str, thread_ref: str) -> None:
+    def _refresh_root(self, notifier: Notifier, story_id: int, destination: str, thread_ref: str) -> None:
+        """Redraw the story's first message with its running counts (best effort)."""
+        with self.sessions() as session:
+            thread = repo.thread_for(session, story_id, notifier.name, destination)
+            root = session.get(AlertRow, thread.root_alert_id) if thread and thread.root_alert_id else None
+            if root is None:
+                return
+            message = build_message(session, root, self.config)
         try:
             notifier.update_root(message, destination, thread_ref)
         except DeliveryError as exc:
-            log.warning("could not refresh the root message of story %d: %s", message.story.id, exc)
+            log.warning("could not refresh the root message of story %d: %s", story_id, exc)
 
     def _message(self, session: Session, alert: AlertRow) -> AlertMessage:
         return build_message(session, alert, self.config)
@@ -266,6 +273,7 @@ def build_message(session: Session, alert: AlertRow, config: Config) -> AlertMes
             article_count=story.article_count,
             source_count=story.source_count,
             first_seen=story.first_seen_at,
+            update_count=story.update_count,
         ),
         article=ArticleView(
             id=article.id,

@@ -78,7 +78,8 @@ def postgres_available() -> None:
             engine.dispose()
     problem = _postgres_problem[0]
     if problem:
-        message = f"PostgreSQL at {make_url(POSTGRES_URL)!r} is unreachable ({problem}); set MONITOR_TEST_POSTGRES_URL"
+        where = make_url(POSTGRES_URL).render_as_string(hide_password=True)
+        message = f"PostgreSQL at {where} is unreachable ({problem}); set MONITOR_TEST_POSTGRES_URL"
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the PostgreSQL tests: {message}")
         pytest.skip(message)

@@ -17,6 +17,7 @@ The server listens only on loopback. ``hosts=N`` starts one listener on each of
 from __future__ import annotations
 
 import gzip
+import socketserver
 import threading
 import time
 import zlib
@@ -75,6 +76,8 @@ class FeedServer:
         self.default_delay = delay
         self._routes: dict[str, Route] = {}
         self._recorded: list[RecordedRequest] = []
+        self._in_flight: dict[str, int] = {}
+        self._peak_in_flight: dict[str, int] = {}
         self._lock = threading.Lock()
         self._servers = [_Server((f"127.0.0.{i}", 0), self) for i in range(1, hosts + 1)]
         self._threads: list[threading.Thread] = []
@@ -110,7 +113,7 @@ class FeedServer:
     def url(self, path: str, host: int = 0) -> str:
         """The absolute URL of ``path`` on listener number ``host`` (0-based)."""
         address, port = self._servers[host].server_address[:2]
-        return f"http://{address}:{port}{path}"
+        return f"http://{address!s}:{port}{path}"
 
     def route(self, path: str, body: bytes | str = b"", host: int = 0, **options: Any) -> str:
         """Serve ``body`` at ``path`` (on every listener) as ``Route(**options)``; return its URL."""
@@ -154,6 +157,28 @@ class FeedServer:
         with self._lock:
             self._recorded.append(request)
 
+    def peak_in_flight(self, host: str | None = None) -> int:
+        """The most requests answered at once, on listener address ``host`` or overall."""
+        with self._lock:
+            if host is not None:
+                return self._peak_in_flight.get(host, 0)
+            return self._peak_in_flight.get("*", 0)
+
+    def reset_peaks(self) -> None:
+        with self._lock:
+            self._peak_in_flight.clear()
+
+    def enter(self, host: str) -> None:
+        with self._lock:
+            for key in (host, "*"):
+                self._in_flight[key] = self._in_flight.get(key, 0) + 1
+                self._peak_in_flight[key] = max(self._peak_in_flight.get(key, 0), self._in_flight[key])
+
+    def leave(self, host: str) -> None:
+        with self._lock:
+            for key in (host, "*"):
+                self._in_flight[key] -= 1
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -163,6 +188,12 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], owner: FeedServer) -> None:
         self.owner = owner
         super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks up the host's FQDN, a slow reverse DNS query per listener.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that hang up mid-body (timeouts, size limits) are expected here.
@@ -179,17 +210,21 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         owner = self.server.owner
         headers = {k.lower(): v for k, v in self.headers.items()}
-        owner.record(RecordedRequest("GET", self.path, self.server.server_address[0], headers, time.time()))
+        host = str(self.server.server_address[0])
+        owner.record(RecordedRequest("GET", self.path, host, headers, time.time()))
         route = owner.route_for(self.path)
         if route is None:
             route = Route(body=b"not found", status=404, content_type="text/plain")
         delay = owner.default_delay if route.delay is None else route.delay
-        if delay:
-            time.sleep(delay)
+        owner.enter(host)
         try:
+            if delay:
+                time.sleep(delay)
             self._answer(route, headers)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        finally:
+            owner.leave(host)
 
     def _answer(self, route: Route, request_headers: dict[str, str]) -> None:
         extra = dict(route.headers)

@@ -135,7 +135,9 @@ class SMTPServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
         assert self.auth is not None
         if not isinstance(data, LoginPassword):
             return AuthResult(success=False, handled=False)

@@ -29,7 +29,11 @@ FUNCTIONS: dict[str, Callable[[dict[str, Any]], object]] = {
 
 @pytest.mark.parametrize(
     ("function", "case"),
-    [pytest.param(function, case, id=f"{function}: {case['name']}") for function in CASES for case in CASES[function]],
+    [
+        pytest.param(function, case, id=f"{function}: {case['name']}")
+        for function in CASES
+        for case in CASES[function]
+    ],
 )
 def test_render_table(function: str, case: dict[str, Any]) -> None:
     result = FUNCTIONS[function](case)

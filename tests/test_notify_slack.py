@@ -5,18 +5,19 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from notify_samples import SLACK_HOSTILE, new_story, story, update
 from pydantic import ValidationError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slackapi import SlackAPI
 
 from monitor.errors import ConfigError, DeliveryError
 from monitor.notify.pacing import Pacer
-from monitor.notify.slack import Slack, SlackSettings
-from notify_samples import SLACK_HOSTILE, new_story, story, update
-from slackapi import SlackAPI
+from monitor.notify.slack import Slack, SlackSettings, split_thread_ref
 
 CHANNEL = "#news-alerts"
 
@@ -33,7 +34,9 @@ class Sleeps:
 
 @pytest.fixture
 def api() -> Iterator[SlackAPI]:
-    with SlackAPI(channels=["news-alerts", "ukraine-desk"], archived=["old-news"], not_member=["private"]) as server:
+    with SlackAPI(
+        channels=["news-alerts", "ukraine-desk"], archived=["old-news"], not_member=["private"]
+    ) as server:
         yield server
 
 
@@ -42,7 +45,9 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
-def make_slack(api_url: str, token: str = "xoxb-test-token", sleep: Sleeps | None = None, **extra: Any) -> Slack:
+def make_slack(
+    api_url: str, token: str = "xoxb-test-token", sleep: Sleeps | None = None, **extra: Any
+) -> Slack:
     settings = SlackSettings(token=token, channel=CHANNEL, api_url=api_url, timeout=5, **extra)
     return Slack("slack", settings, pacer=Pacer(0), sleep=sleep or Sleeps())
 
@@ -81,7 +86,7 @@ def test_new_story_posts_a_block_kit_root_and_returns_its_ts(api: SlackAPI, slac
     delivered = slack.send(new_story(), CHANNEL)
 
     [root] = api.messages(CHANNEL)
-    assert delivered.thread_ref == root["ts"]
+    assert delivered.thread_ref == f"{api.channel_id(CHANNEL)}/{root['ts']}"
     blocks = root["blocks"]
     assert [block["type"] for block in blocks] == ["header", "context", "section", "actions"]
     assert blocks[0]["text"] == {"type": "plain_text", "text": "Russia and Ukraine resume talks in Istanbul"}
@@ -114,7 +119,7 @@ def test_update_replies_in_the_thread_with_whats_new(api: SlackAPI, slack: Slack
     delivered = slack.send(update(options={"reply_broadcast": broadcast}), CHANNEL, root)
 
     assert delivered.thread_ref == root
-    [reply] = api.replies(CHANNEL, root or "")
+    [reply] = api.replies(CHANNEL, split_thread_ref(root or "")[1])
     assert reply["reply_broadcast"] is broadcast
     section = reply["blocks"][0]["text"]["text"]
     assert section == "*What's new*\n• A prisoner exchange was agreed.\n• Talks continue on Thursday."
@@ -127,7 +132,7 @@ def test_update_replies_in_the_thread_with_whats_new(api: SlackAPI, slack: Slack
 def test_update_shows_at_most_three_new_sentences(api: SlackAPI, slack: Slack) -> None:
     root = slack.send(new_story(), CHANNEL).thread_ref
     slack.send(update(sentences=("One.", "Two.", "Three.", "Four.")), CHANNEL, root)
-    reply = api.replies(CHANNEL, root or "")[0]
+    reply = api.replies(CHANNEL, split_thread_ref(root or "")[1])[0]
     assert reply["blocks"][0]["text"]["text"].count("•") == 3
     assert "Four." not in reply["blocks"][0]["text"]["text"]
 
@@ -139,14 +144,14 @@ def test_update_without_a_root_posts_standalone_and_becomes_the_thread(api: Slac
     assert message["thread_ts"] is None
     assert message["blocks"][0]["text"]["text"] == "Update: Russia and Ukraine resume talks in Istanbul"
     assert message["text"].startswith("Update: Russia and Ukraine resume talks in Istanbul")
-    assert delivered.thread_ref == message["ts"]
+    assert delivered.thread_ref == f"{api.channel_id(CHANNEL)}/{message['ts']}"
 
 
 def test_update_root_edits_the_root_with_running_counts(api: SlackAPI, slack: Slack) -> None:
     first = new_story()
     root = slack.send(first, CHANNEL).thread_ref
     assert root is not None
-    grown = first.__class__(**{**first.__dict__, "story": story(article_count=5, source_count=3, update_count=2)})
+    grown = replace(first, story=story(article_count=5, source_count=3, update_count=2))
 
     slack.update_root(grown, CHANNEL, root)
 
@@ -157,6 +162,32 @@ def test_update_root_edits_the_root_with_running_counts(api: SlackAPI, slack: Sl
     assert message["blocks"][2]["text"]["text"].startswith("Delegations from Russia")
     [call] = api.calls_to("chat.update")
     assert call.body["channel"] == api.channel_id(CHANNEL)
+
+
+def test_update_root_given_the_update_keeps_the_first_article(api: SlackAPI, slack: Slack) -> None:
+    root = slack.send(new_story(), CHANNEL).thread_ref
+    assert root is not None
+    the_update = update()
+    slack.send(the_update, CHANNEL, root)
+
+    slack.update_root(the_update, CHANNEL, root)
+
+    message = api.messages(CHANNEL)[0]
+    assert message["edits"] == 1
+    context = message["blocks"][1]["elements"][0]["text"]
+    assert (
+        context == "Reuters · 2024-05-01 14:03 UTC · russia-ukraine-talks · 2 articles, 2 sources, 1 update"
+    )
+    assert message["blocks"][2]["text"]["text"].startswith("Delegations from Russia")
+
+
+def test_update_root_after_a_restart_leaves_an_unknown_root_alone(api: SlackAPI, slack: Slack) -> None:
+    root = slack.send(new_story(), CHANNEL).thread_ref
+    assert root is not None
+    restarted = make_slack(api.url)
+    restarted.update_root(update(), CHANNEL, root)
+    assert api.calls_to("chat.update") == []
+    assert api.messages(CHANNEL)[0]["edits"] == 0
 
 
 def test_channels_are_paced_separately(api: SlackAPI, sleeps: Sleeps) -> None:
@@ -175,7 +206,10 @@ def test_channels_are_paced_separately(api: SlackAPI, sleeps: Sleeps) -> None:
 
 def test_hostile_article_text_neither_pings_nor_links(api: SlackAPI, slack: Slack) -> None:
     hostile_story = new_story(
-        SLACK_HOSTILE, title=SLACK_HOSTILE, source="Wire <!everyone>", lead=SLACK_HOSTILE + "\n\n" + SLACK_HOSTILE
+        SLACK_HOSTILE,
+        title=SLACK_HOSTILE,
+        source="Wire <!everyone>",
+        lead=SLACK_HOSTILE + "\n\n" + SLACK_HOSTILE,
     )
     root = slack.send(hostile_story, CHANNEL).thread_ref
     slack.send(update(SLACK_HOSTILE, sentences=(SLACK_HOSTILE,), title=SLACK_HOSTILE), CHANNEL, root)
@@ -295,12 +329,15 @@ def test_slack_side_trouble_is_transient(api: SlackAPI, slack: Slack, code: str)
     assert code in str(caught.value)
 
 
-def test_one_429_waits_exactly_its_retry_after_then_succeeds(api: SlackAPI, slack: Slack, sleeps: Sleeps) -> None:
+def test_one_429_waits_exactly_its_retry_after_then_succeeds(
+    api: SlackAPI, slack: Slack, sleeps: Sleeps
+) -> None:
     api.fail_next("chat.postMessage", status=429, retry_after=3)
     delivered = slack.send(new_story(), CHANNEL)
     assert sleeps.waits == [3.0]
     assert len(api.calls_to("chat.postMessage")) == 2
-    assert delivered.thread_ref == api.messages(CHANNEL)[0]["ts"]
+    posted = api.messages(CHANNEL)[0]
+    assert delivered.thread_ref == f"{api.channel_id(CHANNEL)}/{posted['ts']}"
 
 
 def test_a_429_really_sleeps_for_retry_after(api: SlackAPI) -> None:
@@ -335,7 +372,9 @@ def test_a_long_retry_after_is_not_slept_on(api: SlackAPI, slack: Slack, sleeps:
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_a_server_error_is_retried_in_process(api: SlackAPI, slack: Slack, sleeps: Sleeps, status: int) -> None:
+def test_a_server_error_is_retried_in_process(
+    api: SlackAPI, slack: Slack, sleeps: Sleeps, status: int
+) -> None:
     api.fail_next("chat.postMessage", status=status)
     slack.send(new_story(), CHANNEL)
     assert len(api.calls_to("chat.postMessage")) == 2

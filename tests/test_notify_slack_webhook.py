@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from notify_samples import SLACK_HOSTILE, new_story, update
 from pydantic import ValidationError
+from slackapi import SlackAPI
 
 from monitor.errors import ConfigError, DeliveryError
 from monitor.notify.pacing import Pacer
 from monitor.notify.slack_webhook import SlackWebhook, SlackWebhookSettings
-from notify_samples import SLACK_HOSTILE, new_story, update
-from slackapi import SlackAPI
 
 CHANNEL = "#news-alerts"
 

@@ -48,7 +48,9 @@ def _source(sessions: sessionmaker[Session], name: str = "inbox") -> SourceRow:
 
 def _story(sessions: sessionmaker[Session]) -> int:
     with sessions.begin() as session:
-        story = StoryRow(title="Talks in Geneva", first_seen_at=NOW, updated_at=NOW, article_count=0, source_count=0)
+        story = StoryRow(
+            title="Talks in Geneva", first_seen_at=NOW, updated_at=NOW, article_count=0, source_count=0
+        )
         session.add(story)
         session.flush()
         return story.id
@@ -95,7 +97,9 @@ def test_insert_ignoring_conflict_ignores_a_duplicate_alert_key(sessions: sessio
         assert repo.insert_ignoring_conflict(session, AlertRow, _alert_values(story_id, "k1")) is True
     with sessions.begin() as session:
         # Same key, different content: nothing is written and the first row is untouched.
-        assert repo.insert_ignoring_conflict(session, AlertRow, _alert_values(story_id, "k1", "sent")) is False
+        assert (
+            repo.insert_ignoring_conflict(session, AlertRow, _alert_values(story_id, "k1", "sent")) is False
+        )
         assert repo.insert_ignoring_conflict(session, AlertRow, _alert_values(story_id, "k2")) is True
     with sessions() as session:
         rows = session.scalars(select(AlertRow).order_by(AlertRow.key)).all()
@@ -133,7 +137,9 @@ def test_aware_datetimes_round_trip_as_utc(sessions: sessionmaker[Session]) -> N
 
 def test_naive_datetime_is_refused(sessions: sessionmaker[Session]) -> None:
     with pytest.raises(StatementError, match="naive datetime"), sessions.begin() as session:
-        repo.ensure_source(session, name="inbox", kind="folder", location="./inbox", now=datetime(2026, 2, 18))
+        repo.ensure_source(
+            session, name="inbox", kind="folder", location="./inbox", now=datetime(2026, 2, 18)
+        )
     assert _count(sessions, SourceRow) == 0
 
 
@@ -174,7 +180,11 @@ def test_an_article_is_stored_once_however_often_it_arrives(sessions: sessionmak
     assert _count(sessions, StoryRow) == 1
     assert _count(sessions, AlertRow) == 1
     with sessions() as session:
-        links = session.execute(select(ArticleSourceRow.external_id).order_by(ArticleSourceRow.id)).scalars().all()
+        links = (
+            session.execute(select(ArticleSourceRow.external_id).order_by(ArticleSourceRow.id))
+            .scalars()
+            .all()
+        )
         assert links == ["a1", "b7"]
         article = session.scalars(select(ArticleRow)).one()
         assert article.text_hash == repo.text_hash("Talks resume in Geneva", BODY)

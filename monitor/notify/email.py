@@ -13,7 +13,6 @@ transient; a refused login (535), a missing STARTTLS/AUTH, an untrusted certific
 from __future__ import annotations
 
 import logging
-import re
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from monitor import defaults
+from monitor.durations import Duration
 from monitor.errors import ConfigError, DeliveryError
 from monitor.model import AlertKind, AlertMessage
 from monitor.notify.base import Delivered, Notifier, NotifierSettings
@@ -38,8 +38,6 @@ DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 #: What talking to an SMTP server can raise: protocol replies, sockets, TLS (an OSError too).
 _SMTP_FAILURES = (smtplib.SMTPException, OSError)
-
-_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*s?\s*$")
 
 
 def parse_addresses(value: str) -> list[str]:
@@ -67,18 +65,8 @@ class EmailSettings(NotifierSettings):
     sender: str
     #: Recipients used when a topic names ``email`` without addresses.
     to: list[str] = Field(default_factory=list)
-    #: Seconds; ``30`` and ``"30s"`` both work.
-    timeout: float = Field(defaults.NOTIFY_TIMEOUT_SECONDS, gt=0)
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _timeout(cls, value: object) -> object:
-        if isinstance(value, str):
-            match = _SECONDS.match(value)
-            if not match:
-                raise ValueError(f"timeout must be seconds such as 30 or '30s', got {value!r}")
-            return float(match.group(1))
-        return value
+    #: ``30s``, ``1m`` or a number of seconds.
+    timeout: Duration = defaults.NOTIFY_TIMEOUT_SECONDS
 
     @field_validator("sender")
     @classmethod

@@ -9,24 +9,34 @@ are retried a couple of times in-process and then handed to the outbox as
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from http.client import HTTPException
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
 from monitor import defaults
+from monitor.durations import Duration
 from monitor.errors import ConfigError, DeliveryError
 from monitor.model import AlertKind, AlertMessage
 from monitor.notify import slack_blocks
 from monitor.notify.base import Delivered, Notifier, NotifierSettings
 from monitor.notify.pacing import Pacer
 from monitor.notify.slack_http import api_error, bypasses_proxy, retry_handlers, transport_error
+
+log = logging.getLogger(__name__)
+
+#: Roots kept for update_root: a few hundred live stories is plenty, and each entry is small.
+ROOTS_REMEMBERED = 1000
 
 
 class SlackSettings(NotifierSettings):
@@ -37,7 +47,8 @@ class SlackSettings(NotifierSettings):
     #: Channel used when a topic names ``slack`` without one.
     channel: str | None = None
     api_url: str = defaults.SLACK_API_URL
-    timeout: float = Field(defaults.NOTIFY_TIMEOUT_SECONDS, gt=0)
+    #: ``30s``, ``1m`` or a number of seconds.
+    timeout: Duration = defaults.NOTIFY_TIMEOUT_SECONDS
 
     @field_validator("api_url")
     @classmethod
@@ -87,6 +98,9 @@ class Slack(Notifier):
             self.client.proxy = None
         # chat.update wants a channel ID where topics name channels; remember what Slack told us.
         self._channel_ids: dict[str, str] = {}
+        # Roots posted by this process, so update_root can re-render them from an update alert.
+        self._roots: OrderedDict[tuple[str, str], AlertMessage] = OrderedDict()
+        self._roots_lock = threading.Lock()
 
     def missing_secret(self) -> str | None:
         return "token" if not self.config.token.strip() else None
@@ -119,30 +133,62 @@ class Slack(Notifier):
         when an update had no thread to go to.
         """
         if message.kind is AlertKind.NEW_STORY:
-            return Delivered(thread_ref=self._post(destination, slack_blocks.new_story(message)))
+            ts = self._post(destination, slack_blocks.new_story(message))
+            self._remember_root(message, destination, ts)
+            return Delivered(thread_ref=self._thread_ref(destination, ts))
         threaded = thread_ref is not None
         body = slack_blocks.update(message, threaded=threaded)
         extra: dict[str, Any] = {}
-        if threaded:
-            extra["thread_ts"] = thread_ref
+        if thread_ref is not None:
+            extra["thread_ts"] = split_thread_ref(thread_ref)[1]
             extra["reply_broadcast"] = bool(message.options.get("reply_broadcast", False))
         ts = self._post(destination, body, **extra)
-        return Delivered(thread_ref=thread_ref if threaded else ts)
+        return Delivered(thread_ref=thread_ref if threaded else self._thread_ref(destination, ts))
+
+    def _thread_ref(self, destination: str, ts: str) -> str:
+        # The channel ID travels with the ts: chat.update needs the ID, and after a restart
+        # the name-to-ID memory of this process is gone.
+        channel_id = self._channel_ids.get(destination)
+        return f"{channel_id}/{ts}" if channel_id else ts
 
     def update_root(self, message: AlertMessage, destination: str, thread_ref: str) -> None:
-        """Edit the root with running counts.
+        """Edit the root so it shows the story's current counts (``message.story``).
 
-        ``message.article`` must be the article the root shows (the story's first) and
-        ``message.story`` the current counts, including ``update_count``.
+        Given the story's new-story alert, the root is re-rendered from it. Given the update
+        that was just sent, the root posted by this process is re-rendered with the new
+        counts; a root posted before a restart is then left as it is (logged), because its
+        first article is not in the update and ``chat.update`` replaces the whole message.
         """
-        body = slack_blocks.new_story(message, running_counts=True)
-        channel_id = self._channel_ids.get(destination, destination)
-        self._call(self.client.chat_update, channel=channel_id, ts=thread_ref, **body.payload())
+        channel_id, ts = split_thread_ref(thread_ref)
+        root = self._root_alert(message, destination, ts)
+        if root is None:
+            log.info(
+                "slack: root %s in %s predates this process; its counts stay as posted",
+                thread_ref,
+                destination,
+            )
+            return
+        body = slack_blocks.new_story(root, running_counts=True)
+        channel = channel_id or self._channel_ids.get(destination, destination)
+        self._call(self.client.chat_update, channel=channel, ts=ts, **body.payload())
 
     def close(self) -> None:
         """Nothing to release: the Web API client opens one connection per request."""
 
     # --- internals -------------------------------------------------------------------
+
+    def _remember_root(self, message: AlertMessage, destination: str, ts: str) -> None:
+        with self._roots_lock:
+            self._roots[(destination, ts)] = message
+            while len(self._roots) > ROOTS_REMEMBERED:
+                self._roots.popitem(last=False)
+
+    def _root_alert(self, message: AlertMessage, destination: str, ts: str) -> AlertMessage | None:
+        if message.kind is AlertKind.NEW_STORY:
+            return message
+        with self._roots_lock:
+            root = self._roots.get((destination, ts))
+        return None if root is None else replace(root, story=message.story)
 
     def _post(self, channel: str, body: slack_blocks.SlackMessage, **extra: Any) -> str:
         self.pacer.wait(channel)
@@ -173,3 +219,9 @@ class Slack(Notifier):
         if failure.retry_after and isinstance(channel, str):
             self.pacer.push_back(channel, failure.retry_after)
         raise failure
+
+
+def split_thread_ref(thread_ref: str) -> tuple[str | None, str]:
+    """``C0123/1700000000.000100`` -> (channel ID, ts); a bare ts has no channel ID."""
+    channel_id, _, ts = thread_ref.rpartition("/")
+    return (channel_id or None), ts

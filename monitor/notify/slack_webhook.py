@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 from http.client import HTTPException
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from monitor import defaults
+from monitor.durations import Duration
 from monitor.errors import ConfigError, DeliveryError
 from monitor.model import AlertKind, AlertMessage
 from monitor.notify import slack_blocks
@@ -34,7 +35,8 @@ class SlackWebhookSettings(NotifierSettings):
 
     #: The incoming-webhook URL; empty means the secret is missing and the notifier stays off.
     url: str
-    timeout: float = Field(defaults.NOTIFY_TIMEOUT_SECONDS, gt=0)
+    #: ``30s``, ``1m`` or a number of seconds.
+    timeout: Duration = defaults.NOTIFY_TIMEOUT_SECONDS
 
     @field_validator("url")
     @classmethod

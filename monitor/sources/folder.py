@@ -1,9 +1,10 @@
 """The drop-folder source: turns new files in a folder into articles, each exactly once.
 
 A file's identity is the SHA-256 of its bytes, so a renamed or re-dropped copy does
-nothing. A file whose size or mtime changes while it is read is still being written and
-waits for the next pass. Bad files become :class:`~monitor.model.Rejection` s with a
-reason; the scan itself only fails when the folder cannot be read at all.
+nothing. A file whose size or mtime changes while it is read, or (if modified in the last
+moment) during a short pause after, is still being written and waits for the next pass.
+Bad files become :class:`~monitor.model.Rejection` s with a reason; the scan itself only
+fails when the folder cannot be read at all.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +25,10 @@ from monitor.sources.seedfile import parse_seed
 
 PROCESSED_DIR = "processed"
 FAILED_DIR = "failed"
+
+#: A file modified less than this long ago is looked at again after this pause: a writer
+#: appending every few milliseconds is rarely caught in the microseconds one read takes.
+SETTLE_SECONDS = 0.2
 
 
 @dataclass
@@ -85,6 +91,7 @@ class FolderSource:
             version = FileVersion(key, hashlib.sha256(data).hexdigest(), after.st_size, after.st_mtime_ns)
             candidates.append((path, version, data))
 
+        candidates = self._settled(candidates, result.busy)
         known = already_ingested(version.content_hash for _, version, _ in candidates)
         for path, version, data in candidates:
             if version.content_hash in known:
@@ -97,6 +104,27 @@ class FolderSource:
             else:
                 result.incoming.append(outcome)
         return result
+
+    @staticmethod
+    def _settled(
+        candidates: list[tuple[Path, FileVersion, bytes]], busy: list[str]
+    ) -> list[tuple[Path, FileVersion, bytes]]:
+        """Drop (into ``busy``) recently modified files that change during one short pause."""
+        recent_after = time.time_ns() - int(SETTLE_SECONDS * 1e9)
+        if all(version.mtime_ns < recent_after for _, version, _ in candidates):
+            return candidates
+        time.sleep(SETTLE_SECONDS)
+        settled = []
+        for path, version, data in candidates:
+            try:
+                now = path.stat()
+            except OSError:
+                continue
+            if (now.st_size, now.st_mtime_ns) != (version.size, version.mtime_ns):
+                busy.append(version.path)
+            else:
+                settled.append((path, version, data))
+        return settled
 
     def read(self, path: Path, version: FileVersion, data: bytes) -> Incoming | Rejection:
         """Parse one file's bytes into an article, or say why it cannot be one."""

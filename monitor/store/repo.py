@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -153,9 +154,10 @@ def insert_ignoring_conflict(session: Session, table: type[object], values: dict
     """INSERT ... ON CONFLICT DO NOTHING on either backend; True if a row was written."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    # RETURNING, not rowcount: through a Session, psycopg reports a rowcount of -1 here.
+    primary_key = sa_inspect(table).primary_key
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(*primary_key)
+    return session.execute(statement).first() is not None
 
 
 # --- articles ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Both format adapters produce :class:`FeedItem`; this module gives each item its 
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,7 +51,7 @@ def build_articles(
     encoding: str | None = None,
 ) -> BuiltArticles:
     """Articles for ``items`` in feed order; duplicates and empty items are skipped with a note."""
-    guid_counts = Counter(item.guid for item in items if item.guid)
+    reliable_guids = _reliable_guids(items)
     seen: set[str] = set()
     articles: list[RawArticle] = []
     notes: list[str] = []
@@ -62,11 +62,9 @@ def build_articles(
             skipped_empty += 1
             continue
         canonical = canonical_url(item.link) if item.link else None
-        if item.guid and guid_counts[item.guid] == 1:
+        if item.guid and item.guid in reliable_guids:
             external_id = item.guid
         else:
-            # A GUID shared by several items identifies none of them (some feeds give every
-            # item the site's address); the link or the content still tells them apart.
             external_id = canonical or content_id(title, item.body)
         if external_id in seen:
             skipped_duplicate += 1
@@ -95,6 +93,23 @@ def build_articles(
     if skipped_duplicate:
         notes.append(f"{skipped_duplicate} duplicate item(s) skipped")
     return BuiltArticles(tuple(articles), tuple(notes))
+
+
+def _reliable_guids(items: Sequence[FeedItem]) -> set[str]:
+    """GUIDs that name one article each.
+
+    A GUID shared by items with different links (or, without links, different content)
+    identifies none of them: some feeds give every item the site's address. Those items are
+    identified by link or content instead. A GUID repeated for the same link is just the feed
+    listing an item twice, and stays reliable.
+    """
+    targets: defaultdict[str, set[str]] = defaultdict(set)
+    for item in items:
+        if item.guid:
+            targets[item.guid].add(
+                canonical_url(item.link) if item.link else content_id(item.title, item.body)
+            )
+    return {guid for guid, seen in targets.items() if len(seen) == 1}
 
 
 def _derived_title(body: str) -> str:

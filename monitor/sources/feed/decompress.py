@@ -48,12 +48,12 @@ class BoundedDecoder:
         return self._inflate(chunk)
 
     def flush(self) -> bytes:
-        if self._zlib is None:
+        """The last decoded bytes; raises :class:`FetchError` if the compressed stream was cut short."""
+        if self._coding is None:
             return b""
-        try:
-            return self._count(self._zlib.flush())
-        except zlib.error as exc:
-            raise FetchError(f"corrupt {self._coding} response body: {exc}") from None
+        if self._zlib is None or not self._zlib.eof:
+            raise FetchError(f"corrupt {self._coding} response body: truncated")
+        return b""
 
     def _inflate(self, chunk: bytes) -> bytes:
         assert self._zlib is not None

@@ -19,11 +19,15 @@ _VERSION_PREFIX = "https://jsonfeed.org/version/1"
 
 
 def looks_like_json(body: bytes, content_type: str | None) -> bool:
-    """Whether the document should be read as JSON (by media type, or by its first character)."""
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type.endswith("json"):
-        return True
-    return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+    """Whether the document should be read as JSON.
+
+    The first character decides (servers often send a wrong media type); the media type only
+    when the document starts with neither ``{`` nor ``<``.
+    """
+    first = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if first in (b"{", b"<"):
+        return first == b"{"
+    return (content_type or "").split(";", 1)[0].strip().lower().endswith("json")
 
 
 def parse_json_feed(body: bytes, base_url: str) -> tuple[list[FeedItem], dict[str, Any]]:

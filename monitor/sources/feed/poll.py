@@ -5,6 +5,10 @@
 the parser processes, so fetching, parsing and the caller's storing all overlap. Results come
 back to the calling thread, which runs ``on_result`` for each one as soon as it is ready. A
 failing feed becomes an ``error`` result; it never stops the poll.
+
+The parser processes start from a fork server and import the program's main module, so that
+module must guard its entry point with ``if __name__ == "__main__":`` (the standard rule for
+multiprocessing; the ``monitor`` console script does).
 """
 
 from __future__ import annotations

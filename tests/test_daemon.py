@@ -1,0 +1,197 @@
+"""The worker as a real process: ``run`` alerts, stops cleanly on SIGTERM or SIGINT, never alerts
+twice across a restart, and the whole ``once`` path works on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+from conftest import CONTRACT_TOPIC, SEED_FIRST, SEED_UPDATE, copy_seeds
+
+from monitor.scheduler import FORCED_EXIT_STATUS
+
+pytestmark = pytest.mark.slow
+
+#: On-topic, and about another event than the seeds.
+FRESH_ARTICLE = (
+    " date 2026-03-02 Russian and Ukrainian envoys agreed in Istanbul on Monday to a prisoner exchange "
+    "of 500 soldiers each.\n"
+    "The Kremlin said the swap, brokered by Turkey, would take place at the Belarus border within a week.\n"
+    "Kyiv confirmed the talks and said lists of names had already been handed over.\n"
+)
+
+
+def _environment() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if not key.startswith(("MONITOR_", "SLACK_"))}
+
+
+class Worker:
+    """``python -m monitor run`` with its stdout and stderr collected line by line."""
+
+    def __init__(self, config: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--config", str(config), "run"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=config.parent,
+            env=_environment(),
+        )
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self._readers = [
+            threading.Thread(target=self._collect, args=(self.process.stdout, self.stdout), daemon=True),
+            threading.Thread(target=self._collect, args=(self.process.stderr, self.stderr), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _collect(stream: IO[str], lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line)
+
+    def wait_for(self, lines: list[str], text: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in list(lines)):
+                return True
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        return any(text in line for line in list(lines))
+
+    def stop(self, *signals: signal.Signals, timeout: float = 10.0) -> int:
+        for signum in signals:
+            self.process.send_signal(signum)
+        code = self.process.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[[Path], Worker]]:
+    started: list[Worker] = []
+
+    def start(config: Path) -> Worker:
+        worker = Worker(config)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()
+
+
+@pytest.fixture
+def seeded_config(tmp_path: Path, write_config: Callable[..., Path]) -> Path:
+    path = write_config(tmp_path)
+    copy_seeds(tmp_path / "inbox")
+    return path
+
+
+def _drop(folder: Path, name: str, text: str) -> None:
+    # Written under another name first, so the worker never sees half a file.
+    partial = folder / f"{name}.partial"
+    partial.write_text(text, encoding="utf-8")
+    partial.rename(folder / name)
+
+
+def test_run_alerts_stops_on_sigterm_and_never_repeats_after_a_restart(
+    seeded_config: Path, start_worker: Callable[[Path], Worker]
+) -> None:
+    worker = start_worker(seeded_config)
+    assert worker.wait_for(worker.stdout, f"{os.sep}{SEED_FIRST}", timeout=10), "".join(worker.stderr)
+    assert any(line.startswith(f"[{CONTRACT_TOPIC}] NEW STORY #") for line in worker.stdout)
+    assert worker.wait_for(worker.stderr, "monitor running", timeout=1)
+
+    started = time.monotonic()
+    assert worker.stop(signal.SIGTERM) == 0, "".join(worker.stderr)
+    assert time.monotonic() - started < 5
+    assert any("SIGTERM received" in line for line in worker.stderr)
+    assert any("monitor stopped" in line for line in worker.stderr)
+    assert not any("Traceback" in line for line in worker.stderr)
+    first_run_alerts = [line for line in worker.stdout if line.startswith(f"[{CONTRACT_TOPIC}]")]
+
+    restarted = start_worker(seeded_config)
+    assert restarted.wait_for(restarted.stderr, "monitor running", timeout=10), "".join(restarted.stderr)
+    time.sleep(3)  # three polls and three delivery passes
+    assert restarted.stdout == []
+
+    # The restarted worker is alive and alerting: only the new article comes out.
+    _drop(seeded_config.parent / "inbox", "fresh.txt", FRESH_ARTICLE)
+    assert restarted.wait_for(restarted.stdout, f"{os.sep}fresh.txt", timeout=10), "".join(restarted.stderr)
+    assert restarted.stop(signal.SIGINT) == 0, "".join(restarted.stderr)
+    assert any("SIGINT received" in line for line in restarted.stderr)
+    printed = "".join(restarted.stdout)
+    assert SEED_FIRST not in printed and SEED_UPDATE not in printed
+    assert first_run_alerts and not set(first_run_alerts) & set(restarted.stdout)
+
+
+def test_a_second_signal_while_stopping_exits_at_once(
+    seeded_config: Path, start_worker: Callable[[Path], Worker]
+) -> None:
+    worker = start_worker(seeded_config)
+    assert worker.wait_for(worker.stderr, "monitor running", timeout=10), "".join(worker.stderr)
+
+    # Two different signals, so Python cannot fold them into one handler call.
+    code = worker.stop(signal.SIGTERM, signal.SIGINT, timeout=5)
+
+    assert code == FORCED_EXIT_STATUS, "".join(worker.stderr)
+    assert any("second SIGINT: exiting now" in line for line in worker.stderr)
+
+
+@pytest.mark.postgres
+def test_once_end_to_end_on_postgresql(
+    postgres_url: str, tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    config = write_config(tmp_path, database=postgres_url)
+    copy_seeds(tmp_path / "inbox")
+
+    def monitor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(config), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env=_environment(),
+        )
+
+    before_upgrade = monitor("once")
+    assert before_upgrade.returncode == 1
+    assert "run `monitor db upgrade` first" in before_upgrade.stderr
+
+    assert monitor("db", "upgrade").returncode == 0
+    first = monitor("once")
+    second = monitor("once")
+    stories = monitor("stories", "--json")
+
+    assert first.returncode == 0, first.stderr
+    assert f"[{CONTRACT_TOPIC}] NEW STORY #" in first.stdout
+    assert f"{os.sep}{SEED_FIRST}" in first.stdout
+    assert "Traceback" not in first.stderr
+    assert (second.returncode, second.stdout) == (0, "")
+    assert stories.returncode == 0, stories.stderr
+    assert sorted(Path(a).name for a in _origins(stories.stdout)) == [SEED_FIRST, SEED_UPDATE]
+
+
+def _origins(stories_json: str) -> list[str]:
+    import json
+
+    return [article["origin"] for story in json.loads(stories_json) for article in story["articles"]]

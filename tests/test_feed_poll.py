@@ -1,0 +1,130 @@
+"""poll_feeds as a whole: politeness limits, streaming results, the parser processes, settings."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from feedserver import FeedServer, fixture
+
+from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, poll_feeds, shutdown_parsers
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer(hosts=3) as running:
+        yield running
+
+
+def test_at_most_per_host_requests_to_one_host(server: FeedServer) -> None:
+    rss = fixture("rss2.xml")
+    requests = []
+    for host in range(3):
+        for i in range(5):
+            requests.append(
+                FeedRequest(f"h{host}-{i}", server.route(f"/f{i}.xml", rss, host=host, delay=0.15))
+            )
+    started = time.monotonic()
+    results = poll_feeds(requests, FetchSettings(per_host=2, parse_workers=0))
+    elapsed = time.monotonic() - started
+    assert [r.status for r in results] == ["ok"] * 15
+    for host in range(3):
+        assert server.peak_in_flight(f"127.0.0.{host + 1}") == 2
+    assert server.peak_in_flight() > 2, "different hosts are fetched in parallel"
+    # 5 requests at 2 at a time take 3 rounds per host; the hosts overlap
+    assert 0.45 <= elapsed < 1.5
+
+
+def test_overall_concurrency_limit(server: FeedServer) -> None:
+    rss = fixture("atom.xml")
+    requests = [
+        FeedRequest(f"{h}-{i}", server.route(f"/a{i}.xml", rss, host=h, delay=0.1))
+        for h in range(3)
+        for i in range(3)
+    ]
+    results = poll_feeds(requests, FetchSettings(per_host=3, max_concurrency=2, parse_workers=0))
+    assert all(r.status == "ok" for r in results)
+    assert server.peak_in_flight() == 2
+
+
+def test_results_come_back_in_request_order_and_errors_do_not_stop_the_poll(server: FeedServer) -> None:
+    server.serve_fixture("/slow.xml", "rss2.xml", delay=0.3)
+    server.serve_fixture("/fast.json", "jsonfeed10.json", content_type="application/json")
+    server.route("/gone", status=410, content_type="text/plain")
+    urls = [server.url("/slow.xml"), server.url("/gone"), server.url("/fast.json")]
+    results = poll_feeds([FeedRequest("s", u) for u in urls], FetchSettings(parse_workers=0))
+    assert [r.request.url for r in results] == urls
+    assert [r.status for r in results] == ["ok", "error", "ok"]
+
+
+def test_on_result_streams_in_the_calling_thread_in_completion_order(server: FeedServer) -> None:
+    server.serve_fixture("/slow.xml", "rss2.xml", delay=0.4)
+    server.serve_fixture("/fast.xml", "atom.xml")
+    seen: list[tuple[str, int, int]] = []
+    caller = threading.get_ident()
+
+    def store(result: FeedResult) -> None:
+        assert threading.get_ident() == caller
+        seen.append((result.request.source_name, len(result.articles), result.article_count))
+
+    results = poll_feeds(
+        [FeedRequest("slow", server.url("/slow.xml")), FeedRequest("fast", server.url("/fast.xml"))],
+        FetchSettings(parse_workers=0),
+        on_result=store,
+    )
+    assert seen == [("fast", 2, 2), ("slow", 6, 6)]
+    # the returned results do not hold the articles a second time
+    assert [(r.request.source_name, r.articles, r.article_count) for r in results] == [
+        ("slow", (), 6),
+        ("fast", (), 2),
+    ]
+
+
+def test_an_exception_in_on_result_stops_the_poll_and_propagates(server: FeedServer) -> None:
+    urls = [server.serve_fixture(f"/{i}.xml", "atom.xml", delay=0.05 * i) for i in range(8)]
+
+    def explode(result: FeedResult) -> None:
+        raise RuntimeError("store is down")
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="store is down"):
+        poll_feeds([FeedRequest("s", u) for u in urls], FetchSettings(parse_workers=0), on_result=explode)
+    assert time.monotonic() - started < 2.0
+
+
+def test_parsing_in_worker_processes(server: FeedServer) -> None:
+    urls = [server.serve_fixture("/rss.xml", "rss2.xml"), server.serve_fixture("/bad.html", "html-page.html")]
+    try:
+        results = poll_feeds([FeedRequest("s", u) for u in urls], FetchSettings(parse_workers=2))
+        assert results[0].status == "ok"
+        assert [a.external_id for a in results[0].articles][:2] == ["news-example-1001", "news-example-1002"]
+        assert results[0].articles[0].body.startswith("Heavy rain closed dozens of roads.")
+        assert (results[1].status, results[1].error_type) == ("error", "NotAFeed")
+        # the pool is kept for the next poll
+        again = poll_feeds([FeedRequest("s", urls[0])], FetchSettings(parse_workers=2))
+        assert again[0].article_count == 6
+    finally:
+        shutdown_parsers()
+
+
+def test_no_requests_no_work() -> None:
+    assert poll_feeds([]) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("total_timeout", 0, "total_timeout must be positive"),
+        ("connect_timeout", -1, "connect_timeout must be positive"),
+        ("per_host", 0, "per_host must be at least 1"),
+        ("max_concurrency", 0, "max_concurrency must be at least 1"),
+        ("max_bytes", 0, "max_bytes must be at least 1"),
+        ("max_redirects", -1, "max_redirects must not be negative"),
+        ("parse_workers", -2, "parse_workers must not be negative"),
+    ],
+)
+def test_invalid_settings_are_rejected(field: str, value: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FetchSettings(**{field: value})  # type: ignore[arg-type]

@@ -1,0 +1,250 @@
+"""The drop folder: bad files are recorded with their reason and never stop the good ones, a file
+still being written waits, handled files can be moved away, and a missing folder fails the source."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SEED_FIRST, SEED_UPDATE, UNRELATED_ARTICLE, copy_seeds
+from sqlalchemy import select
+
+from monitor.app import App
+from monitor.cli import admin, inspect, worker  # noqa: F401  (registers the commands)
+from monitor.cli.main import cli
+from monitor.config import Config, load_config
+from monitor.store import repo
+from monitor.store.tables import ArticleRow, SourceFileRow, SourceRow
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MB = 1024 * 1024
+
+
+def _png(path: Path) -> None:
+    path.write_bytes(PNG_MAGIC + b"\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00")
+
+
+def _twenty_megabytes(path: Path) -> None:
+    with path.open("wb") as handle:
+        handle.truncate(20 * MB)
+
+
+def _undecodable(path: Path) -> None:
+    # Not UTF-8, and 0x81 / 0x8D are the bytes cp1252 leaves undefined.
+    path.write_bytes(b" date 2026-02-18 Talks in Geneva \x81 resumed on Wednesday \x8d today.\n")
+
+
+BAD_FILES: dict[str, tuple[Callable[[Path], object], str]] = {
+    "empty.txt": (lambda path: path.write_bytes(b""), "empty file"),
+    "picture.txt": (_png, "binary file (PNG image signature)"),
+    "huge.txt": (_twenty_megabytes, "file too large (20,971,520 bytes; the limit is 5,242,880)"),
+    "cp1252-undefined.txt": (_undecodable, "undecodable: not valid UTF-8, and byte 0x81"),
+}
+
+
+def _failed(app: App) -> dict[str, str | None]:
+    with app.sessions() as session:
+        return {Path(row.path).name: row.reason for row in repo.failed_files(session)}
+
+
+def _ingested(app: App) -> dict[str, int | None]:
+    with app.sessions() as session:
+        rows = session.scalars(select(SourceFileRow).where(SourceFileRow.status == "ingested"))
+        return {Path(row.path).name: row.article_id for row in rows}
+
+
+def _rejection_logs(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno >= logging.WARNING and name in record.getMessage()
+    ]
+
+
+@pytest.fixture
+def inbox_config(tmp_path: Path, write_config: Callable[..., Path]) -> Config:
+    return load_config(write_config(tmp_path))
+
+
+@pytest.mark.parametrize("name", BAD_FILES)
+def test_a_bad_file_is_recorded_with_its_reason_and_the_good_one_still_ingested(
+    name: str, inbox_config: Config, build_app: Callable[[Config], App], caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = Path(inbox_config.sources[0].location)
+    copy_seeds(inbox, (SEED_FIRST,))
+    make, reason = BAD_FILES[name]
+    make(inbox / name)
+    app = build_app(inbox_config)
+
+    with caplog.at_level(logging.INFO):
+        outcome = app.poll("inbox")
+
+    assert outcome.error is None
+    assert (outcome.report.stored, outcome.report.rejected) == (1, 1)
+    failed = _failed(app)
+    assert list(failed) == [name]
+    assert reason in (failed[name] or "")
+    assert list(_ingested(app)) == [SEED_FIRST]
+    [message] = _rejection_logs(caplog, name)
+    assert reason in message
+
+
+def test_all_bad_files_together_each_recorded_while_the_others_are_processed(
+    inbox_config: Config, build_app: Callable[[Config], App]
+) -> None:
+    inbox = Path(inbox_config.sources[0].location)
+    copy_seeds(inbox)
+    for name, (make, _reason) in BAD_FILES.items():
+        make(inbox / name)
+    (inbox / "unrelated.txt").write_text(UNRELATED_ARTICLE, encoding="utf-8")
+    app = build_app(inbox_config)
+
+    outcome = app.poll("inbox")
+
+    assert (outcome.report.stored, outcome.report.rejected) == (3, len(BAD_FILES))
+    failed = _failed(app)
+    assert sorted(failed) == sorted(BAD_FILES)
+    for name, (_make, reason) in BAD_FILES.items():
+        assert reason in (failed[name] or ""), name
+    assert sorted(_ingested(app)) == sorted([SEED_FIRST, SEED_UPDATE, "unrelated.txt"])
+
+
+def test_a_configured_max_file_size_rejects_larger_files(
+    tmp_path: Path, write_config: Callable[..., Path], build_app: Callable[[Config], App]
+) -> None:
+    config = load_config(write_config(tmp_path, source={"max_file_size": "1KB"}))
+    inbox = Path(config.sources[0].location)
+    copy_seeds(inbox, (SEED_FIRST,))
+    (inbox / "short.txt").write_text(UNRELATED_ARTICLE, encoding="utf-8")
+    assert len(UNRELATED_ARTICLE.encode()) < 1000 < (inbox / SEED_FIRST).stat().st_size
+    app = build_app(config)
+
+    outcome = app.poll("inbox")
+
+    assert (outcome.report.stored, outcome.report.rejected) == (1, 1)
+    size = (inbox / SEED_FIRST).stat().st_size
+    assert _failed(app) == {SEED_FIRST: f"file too large ({size:,} bytes; the limit is 1,000)"}
+    assert list(_ingested(app)) == ["short.txt"]
+
+
+def test_a_rejected_file_is_reported_once_not_on_every_pass(
+    inbox_config: Config, build_app: Callable[[Config], App], caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = Path(inbox_config.sources[0].location)
+    (inbox / "empty.txt").write_bytes(b"")
+    _png(inbox / "picture.txt")
+    app = build_app(inbox_config)
+
+    with caplog.at_level(logging.INFO):
+        first = app.poll("inbox")
+        second = app.poll("inbox")
+        third = app.poll("inbox")
+        # A restarted worker reads the ledger and stays quiet too.
+        restarted = build_app(inbox_config).poll("inbox")
+
+    assert first.report.rejected == 2
+    assert second.report.rejected == third.report.rejected == restarted.report.rejected == 0
+    assert len(_rejection_logs(caplog, "empty.txt")) == 1
+    assert len(_rejection_logs(caplog, "picture.txt")) == 1
+    with app.sessions() as session:
+        assert len(repo.failed_files(session)) == 2
+
+
+def test_a_file_still_being_written_waits_for_a_later_pass(
+    inbox_config: Config, build_app: Callable[[Config], App]
+) -> None:
+    inbox = Path(inbox_config.sources[0].location)
+    growing = inbox / "growing.txt"
+    growing.write_text(" date 2026-02-18 Ukraine and Russia resumed talks in Geneva on Wednesday.\n")
+    app = build_app(inbox_config)
+    stop = threading.Event()
+    lines_written = [0]
+
+    def writer() -> None:
+        with growing.open("a", encoding="utf-8") as handle:
+            while not stop.is_set():
+                lines_written[0] += 1
+                handle.write(f"Paragraph {lines_written[0]} of a report the desk is still writing.\n")
+                handle.flush()
+                time.sleep(0.003)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        while lines_written[0] < 5:
+            time.sleep(0.001)
+        during = app.poll("inbox")
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+    assert str(growing) in during.busy
+    assert during.report.stored == 0
+    assert _ingested(app) == {}
+    assert _failed(app) == {}
+
+    after = app.poll("inbox")
+
+    assert after.busy == []
+    assert after.report.stored == 1
+    with app.sessions() as session:
+        article = session.scalars(select(ArticleRow)).one()
+    # The whole file, not the part that existed during the first pass.
+    assert f"Paragraph {lines_written[0]} of a report" in article.body
+    assert article.body.count("\n") == lines_written[0]
+
+
+def test_move_files_files_handled_files_under_processed_and_failed(
+    tmp_path: Path, write_config: Callable[..., Path], build_app: Callable[[Config], App]
+) -> None:
+    config = load_config(write_config(tmp_path, source={"move_files": True}))
+    inbox = Path(config.sources[0].location)
+    copy_seeds(inbox, (SEED_FIRST,))
+    (inbox / "copy-of-000.txt").write_bytes((inbox / SEED_FIRST).read_bytes())
+    (inbox / "empty.txt").write_bytes(b"")
+    app = build_app(config)
+
+    outcome = app.poll("inbox")
+
+    assert outcome.report.stored == 1
+    assert sorted(p.name for p in inbox.glob("*.txt")) == []
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == sorted(["copy-of-000.txt", SEED_FIRST])
+    assert sorted(p.name for p in (inbox / "failed").iterdir()) == ["empty.txt"]
+    assert app.poll("inbox").report.stored == 0
+
+
+def test_a_missing_folder_fails_the_source_as_a_whole(
+    tmp_path: Path, write_config: Callable[..., Path], build_app: Callable[[Config], App]
+) -> None:
+    missing = tmp_path / "no-such-folder"
+    config = load_config(write_config(tmp_path, source={"folder": str(missing)}))
+    app = build_app(config)
+
+    outcome = app.poll("inbox")
+
+    assert outcome.error is not None
+    assert str(missing) in outcome.error and "does not exist" in outcome.error
+    with app.sessions() as session:
+        row = session.scalars(select(SourceRow)).one()
+        assert (row.consecutive_failures, row.last_error) == (1, outcome.error)
+
+
+def test_once_exits_1_with_a_clear_message_when_the_folder_is_missing(
+    tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    missing = tmp_path / "no-such-folder"
+    path = write_config(tmp_path, source={"folder": str(missing)})
+
+    result = CliRunner().invoke(cli, ["--config", str(path), "once"])
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()[-1:]
+    assert line.startswith("monitor: inbox: ")
+    assert f"folder {missing} does not exist" in line
+    assert result.stdout == ""
