@@ -53,6 +53,8 @@ class FolderSourceConfig(StrictModel):
     max_file_size: ByteSize = ByteSize(defaults.FOLDER_MAX_FILE_BYTES)
     #: Move files into ``processed/`` and ``failed/`` beside them once handled.
     move_files: bool = False
+    #: React to filesystem events at once; the scheduled scan remains the fallback.
+    watch: bool = True
 
     @property
     def kind(self) -> str:

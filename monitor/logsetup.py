@@ -32,6 +32,8 @@ def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # APScheduler logs every job run at INFO; that is noise for a daemon's operators.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # APScheduler logs every run, and a skipped run when a file event wakes a busy job;
+    # both are expected here, so only its errors reach operators.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -1,7 +1,11 @@
-"""The daemon: APScheduler 3 jobs for every source and for delivery, and a graceful stop.
+"""The daemon: APScheduler 3 jobs for every source and for delivery, signals, reload.
 
-The first SIGTERM or SIGINT lets the running jobs finish and exits 0; a second one exits
-at once. Every job has ``max_instances=1`` and coalescing, so a slow poll never piles up.
+- The first SIGTERM or SIGINT lets the running jobs finish and exits 0; a second exits at
+  once.
+- SIGHUP re-reads the config. A valid one replaces the running one between jobs, with no
+  state lost (it all lives in the database); an invalid one is logged and ignored.
+- Every job has ``max_instances=1`` and coalescing, so a slow poll never piles up. Drop
+  folders are also watched for filesystem events, which wake their job at once.
 """
 
 from __future__ import annotations
@@ -10,14 +14,19 @@ import logging
 import os
 import signal
 import threading
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor.app import App
+from monitor.config import Config
+from monitor.errors import MonitorError
+from monitor.watch import FolderWatcher
 
 log = logging.getLogger(__name__)
 
@@ -25,34 +34,72 @@ log = logging.getLogger(__name__)
 FORCED_EXIT_STATUS = 130
 
 
-class Daemon:
-    """Owns the scheduler for one :class:`App` and turns signals into a clean stop."""
+class _Gate:
+    """Jobs pass through freely; a reload closes the gate and waits until none is inside."""
 
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._inside = 0
+        self._closed = False
+
+    def enter(self) -> None:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._closed)
+            self._inside += 1
+
+    def leave(self) -> None:
+        with self._condition:
+            self._inside -= 1
+            self._condition.notify_all()
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._condition.wait_for(lambda: self._inside == 0)
+
+    def open(self) -> None:
+        with self._condition:
+            self._closed = False
+            self._condition.notify_all()
+
+
+class Daemon:
+    """Owns the scheduler for the current :class:`App` and turns signals into actions."""
+
+    def __init__(self, load_config: Callable[[], Config], build_app: Callable[[Config], App]) -> None:
+        self.load_config = load_config
+        self.build_app = build_app
+        self.app = build_app(load_config())
         self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=8)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 60},
-            timezone="UTC",
+            timezone=UTC,
         )
+        self.watcher = FolderWatcher()
+        self._gate = _Gate()
         self._signals = 0
 
+    # --- jobs --------------------------------------------------------------------------------
+
     def schedule(self) -> None:
-        now = datetime.now().astimezone()
+        now = datetime.now(UTC)
         for name, folder in self.app.folders.items():
+            job_id = f"source:{name}"
             self.scheduler.add_job(
-                self._poll,
+                self._guarded(self.app.poll, name),
                 "interval",
                 seconds=folder.config.every,
-                args=[name],
-                id=f"source:{name}",
+                id=job_id,
                 name=f"poll {name}",
                 next_run_time=now,
             )
+            if folder.config.watch:
+                self.watcher.watch(folder.folder, folder.config.pattern, lambda job_id=job_id: self.wake(job_id))
         if self.app.feed_sources():
             self.scheduler.add_job(
-                self._poll_feeds,
+                self._guarded(lambda: self.app.poll_feeds(only_due=True)),
                 "interval",
                 seconds=self.app.config.feeds.dispatch_every,
                 id="feeds",
@@ -60,7 +107,7 @@ class Daemon:
                 next_run_time=now,
             )
         self.scheduler.add_job(
-            self._deliver,
+            self._guarded(self.app.outbox.deliver_due),
             "interval",
             seconds=self.app.config.delivery.every,
             id="delivery",
@@ -68,31 +115,33 @@ class Daemon:
             next_run_time=now + timedelta(seconds=0.2),
         )
 
-    def _poll(self, name: str) -> None:
-        if self.stopping.is_set():
-            return
-        try:
-            self.app.poll(name)
-        except Exception:
-            log.exception("polling %s failed", name, extra={"source": name})
+    def wake(self, job_id: str) -> None:
+        """Run a job as soon as possible (a file event arrived); then deliver promptly."""
+        for target in (job_id, "delivery"):
+            try:
+                self.scheduler.modify_job(target, next_run_time=datetime.now(UTC))
+            except JobLookupError:
+                pass
 
-    def _poll_feeds(self) -> None:
-        if self.stopping.is_set():
-            return
-        try:
-            self.app.poll_feeds(only_due=True)
-        except Exception:
-            log.exception("polling feeds failed")
+    def _guarded(self, work: Callable[..., Any], *args: Any) -> Callable[[], None]:
+        def job() -> None:
+            if self.stopping.is_set():
+                return
+            self._gate.enter()
+            try:
+                result = work(*args)
+                if wrote_alerts(result):
+                    self.wake("delivery")
+            except Exception:
+                log.exception("job %s failed", getattr(work, "__name__", work))
+            finally:
+                self._gate.leave()
 
-    def _deliver(self) -> None:
-        if self.stopping.is_set():
-            return
-        try:
-            self.app.outbox.deliver_due()
-        except Exception:
-            log.exception("delivery pass failed")
+        return job
 
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+    # --- signals -------------------------------------------------------------------------
+
+    def _on_stop_signal(self, signum: int, _frame: FrameType | None) -> None:
         self._signals += 1
         if self._signals > 1:
             log.warning("second %s: exiting now", signal.Signals(signum).name)
@@ -100,11 +149,36 @@ class Daemon:
         log.info("%s received: finishing the current jobs, then stopping", signal.Signals(signum).name)
         self.stopping.set()
 
+    def _on_reload_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        self.reload_requested.set()
+
+    def reload(self) -> bool:
+        """Re-read the config; apply it between jobs if it is valid, else keep the old one."""
+        try:
+            app = self.build_app(self.load_config())
+        except MonitorError as exc:
+            log.error("reload failed; still running on the previous config: %s", exc)
+            return False
+        self._gate.close()
+        try:
+            self.scheduler.remove_all_jobs()
+            self.watcher.stop()
+            previous, self.app = self.app, app
+            self.schedule()
+        finally:
+            self._gate.open()
+        previous.close()
+        log.info("configuration reloaded: %d source(s), %d topic(s)", len(app.config.sources), len(app.config.topics))
+        return True
+
+    # --- the main loop ------------------------------------------------------------------
+
     def run(self) -> int:
-        """Run until a signal arrives; returns the process exit status."""
+        """Run until a stop signal arrives; returns the process exit status."""
         previous: dict[int, Any] = {}
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
-            previous[stop_signal] = signal.signal(stop_signal, self._on_signal)
+            previous[stop_signal] = signal.signal(stop_signal, self._on_stop_signal)
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_reload_signal)
         try:
             self.schedule()
             self.scheduler.start()
@@ -114,8 +188,11 @@ class Daemon:
                 len(self.app.config.topics),
                 ", ".join(self.app.notifiers) or "none",
             )
-            while not self.stopping.wait(0.5):
-                pass
+            while not self.stopping.wait(0.2):
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    self.reload()
+            self.watcher.stop()
             self.scheduler.shutdown(wait=True)
             log.info("monitor stopped")
             return 0
@@ -123,3 +200,13 @@ class Daemon:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
             self.app.close()
+
+
+def wrote_alerts(result: object) -> bool:
+    """After a poll that wrote alerts, deliver now instead of at the next delivery tick."""
+    report = getattr(result, "report", None)
+    if report is not None:
+        return bool(getattr(report, "alerts", 0))
+    if isinstance(result, list):
+        return any(wrote_alerts(item) for item in result)
+    return False

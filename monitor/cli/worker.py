@@ -24,7 +24,7 @@ _ONCE_DELIVERY_PASSES = 20
 @handle_errors
 def run(ctx: Context) -> None:
     """Run the worker: poll every source at its interval and deliver alerts, until stopped."""
-    sys.exit(Daemon(ctx.app()).run())
+    sys.exit(Daemon(ctx.load, ctx.app).run())
 
 
 @cli.command()

@@ -7,7 +7,7 @@ so an article, its story changes and its alerts commit (or roll back) together.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, and_, delete, func, or_, select, update
@@ -339,6 +339,39 @@ def root_alert_pending(session: Session, story_id: int, notifier: str, destinati
         )
         or 0
     ) > 0
+
+
+def oldest_pending(
+    session: Session,
+    notifier: str,
+    destination: str,
+    *,
+    before_id: int,
+    story_id: int | None = None,
+    kind: str | None = None,
+    exclude_ids: Collection[int] = (),
+    skip_topics: Collection[str] = (),
+) -> AlertRow | None:
+    """The oldest pending alert of one target written before ``before_id`` (story order).
+
+    ``story_id`` / ``kind`` narrow it (an update's root); ``exclude_ids`` are rows the
+    caller holds itself; ``skip_topics`` are topics whose alerts wait for a digest.
+    """
+    conditions = [
+        AlertRow.status == AlertStatus.PENDING,
+        AlertRow.notifier == notifier,
+        AlertRow.destination == destination,
+        AlertRow.id < before_id,
+    ]
+    if story_id is not None:
+        conditions.append(AlertRow.story_id == story_id)
+    if kind is not None:
+        conditions.append(AlertRow.kind == kind)
+    if exclude_ids:
+        conditions.append(AlertRow.id.not_in(list(exclude_ids)))
+    if skip_topics:
+        conditions.append(AlertRow.topic.not_in(list(skip_topics)))
+    return session.scalar(select(AlertRow).where(*conditions).order_by(AlertRow.id).limit(1))
 
 
 def alert_counts(session: Session) -> dict[tuple[str, str], int]:

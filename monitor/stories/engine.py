@@ -40,22 +40,27 @@ import heapq
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import add, itemgetter, mul, sub, truediv
 from typing import Final
 
 from monitor.model import Role
 from monitor.stories.index import SketchIndex, TermIndex
 from monitor.stories.novelty import novel_sentences
 from monitor.stories.settings import StorySettings
-from monitor.stories.text import Analysis, analyse, log_count, sketch_similarity
+from monitor.stories.text import Analysis, analyse, sketch_similarity
 
-#: Names (and two-word names) weigh this much more than common words in the TF-IDF vector.
+#: Names, two-word names and figures weigh this much more than common words: they tell one
+#: event from another of the same kind (two actresses' rehab stays, two earthquakes).
 NAME_WEIGHT: Final = 2.0
+_BOOSTS: Final = (1.0, NAME_WEIGHT)  # indexed by "is a name"
+
 #: An article is looked up by this many of its highest-weighted terms...
-QUERY_TERMS: Final = 24
+QUERY_TERMS: Final = 16
 #: ...and indexed under this many, so rare terms and names lead to its story.
 INDEXED_TERMS: Final = 32
 #: The best-sharing candidates whose full similarity is computed.
-SCORED_CANDIDATES: Final = 12
+SCORED_CANDIDATES: Final = 6
 #: Two sketches must share this many hashes before their resemblance is estimated.
 MIN_SHARED_SKETCH_HASHES: Final = 4
 #: Articles remembered per shingle hash (copies of one text share their hashes).
@@ -89,6 +94,14 @@ class Assignment:
     similarity: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class _Vector:
+    """A unit TF-IDF vector as parallel lists, strongest term first."""
+
+    terms: list[str]
+    weights: list[float]
+
+
 @dataclass(slots=True)
 class _Story:
     story_id: int
@@ -113,6 +126,7 @@ class StoryEngine:
         self._sketches: dict[int, tuple[tuple[int, ...], int]] = {}  # article -> (sketch, story)
         self._expiry: list[tuple[float, int]] = []  # (last_seen, story_id), lazily outdated
         self._last_analysis: tuple[StoryDoc, Analysis] | None = None
+        self._last_vector: tuple[Analysis, int, _Vector] | None = None
 
     @property
     def settings(self) -> StorySettings:
@@ -180,6 +194,7 @@ class StoryEngine:
         analysis = self._analyse(doc)
         when = _seconds(doc.published)
         revision = doc.article_id in self._sketches
+        vector = self._vector(analysis)  # before counting it, as assign() saw it
         if revision:
             self._forget_sketch(doc.article_id)
         else:
@@ -196,7 +211,7 @@ class StoryEngine:
             for term in analysis.counts:
                 story.centroid.setdefault(term, 0.0)
         else:
-            self._add_to_centroid(story, self._vector(analysis))
+            self._add_to_centroid(story, vector)
         if not revision:
             story.article_ids.append(doc.article_id)
         story.first_seen = min(story.first_seen, when)
@@ -234,58 +249,66 @@ class StoryEngine:
     def _count_document(self, analysis: Analysis) -> None:
         self._doc_count += 1
         doc_freq = self._doc_freq
-        for term in analysis.counts:
-            doc_freq[term] = doc_freq.get(term, 0) + 1
+        terms = analysis.counts.keys()
+        doc_freq.update(zip(terms, map(add, map(doc_freq.get, terms, repeat(0)), repeat(1))))
         if len(doc_freq) > MAX_TRACKED_TERMS:
             self._doc_freq = {term: count for term, count in doc_freq.items() if count > 1}
 
-    def _vector(self, analysis: Analysis) -> dict[str, float]:
-        """Unit TF-IDF vector; IDF is smoothed, so an unseen term weighs most, not infinitely."""
-        scale = self._doc_count + 1
-        doc_freq = self._doc_freq
-        names = analysis.names
-        vector: dict[str, float] = {}
-        for term, count in analysis.counts.items():
-            weight = log_count(count) * (math.log(scale / (doc_freq.get(term, 0) + 1)) + 1.0)
-            vector[term] = weight * NAME_WEIGHT if term in names or term[0].isdigit() else weight
-        norm = math.sqrt(sum(weight * weight for weight in vector.values()))
-        return {term: weight / norm for term, weight in vector.items()}
+    def _vector(self, analysis: Analysis) -> _Vector:
+        """Unit TF-IDF vector: (1 + ln tf) x (1 + ln((N + 1) / (df + 1))) x name weight.
 
-    def _add_to_centroid(self, story: _Story, vector: dict[str, float]) -> None:
+        The smoothed IDF gives a term never seen before the highest weight, not an infinite one.
+        Built with C-level ``map`` chains: this runs for every article.
+        """
+        cached = self._last_vector
+        if cached is not None and cached[0] is analysis and cached[1] == self._doc_count:
+            return cached[2]
+        counts = analysis.counts
+        terms = list(counts)
+        scale = math.log(self._doc_count + 1) + 1.0
+        term_frequency = map(add, map(math.log, counts.values()), repeat(1.0))
+        doc_frequency = map(add, map(self._doc_freq.get, terms, repeat(0)), repeat(1))
+        idf = map(sub, repeat(scale), map(math.log, doc_frequency))
+        boost = map(_BOOSTS.__getitem__, map(analysis.names.__contains__, terms))
+        raw = list(map(mul, map(mul, term_frequency, idf), boost))
+        norm = math.hypot(*raw)
+        order = sorted(range(len(raw)), key=raw.__getitem__, reverse=True)
+        vector = _Vector(
+            list(map(terms.__getitem__, order)),
+            list(map(truediv, map(raw.__getitem__, order), repeat(norm))),
+        )
+        self._last_vector = (analysis, self._doc_count, vector)
+        return vector
+
+    def _add_to_centroid(self, story: _Story, vector: _Vector) -> None:
         centroid = story.centroid
-        dot = 0.0
-        for term, weight in vector.items():
-            old = centroid.get(term, 0.0)
-            dot += old * weight
-            centroid[term] = old + weight
-        story.norm_squared += 2.0 * dot + 1.0
+        old = list(map(centroid.get, vector.terms, repeat(0.0)))
+        story.norm_squared += 2.0 * sum(map(mul, old, vector.weights)) + 1.0
+        centroid.update(zip(vector.terms, map(add, old, vector.weights)))
         if len(centroid) > MAX_STORY_TERMS:
             strongest = heapq.nlargest(MAX_STORY_TERMS // 2, centroid.items(), key=lambda item: item[1])
             story.centroid = dict(strongest)
             self._terms.remove(story.story_id, [term for term in centroid if term not in story.centroid])
             story.norm_squared = sum(weight * weight for weight in story.centroid.values())
-        top = heapq.nlargest(INDEXED_TERMS, vector.items(), key=lambda item: item[1])
-        self._terms.add(story.story_id, [term for term, _weight in top])
+        self._terms.add(story.story_id, vector.terms[:INDEXED_TERMS])
 
-    def _best_story(self, vector: dict[str, float], when: float) -> tuple[_Story | None, float]:
-        query = heapq.nlargest(QUERY_TERMS, vector.items(), key=lambda item: item[1])
-        shared = self._terms.candidates(query)
-        ranked = heapq.nlargest(SCORED_CANDIDATES, shared.items(), key=lambda item: item[1])
+    def _best_story(self, vector: _Vector, when: float) -> tuple[_Story | None, float]:
+        shared = self._terms.candidates(vector.terms[:QUERY_TERMS])
+        ranked = sorted(shared.items(), key=itemgetter(1), reverse=True)[:SCORED_CANDIDATES]
         best: _Story | None = None
         best_similarity = 0.0
-        for story_id, _shared_weight in ranked:
+        for story_id, _shared_terms in ranked:
             story = self._stories[story_id]
             similarity = self._similarity(vector, story, when)
             if similarity > best_similarity:
                 best, best_similarity = story, similarity
         return best, best_similarity
 
-    def _similarity(self, vector: dict[str, float], story: _Story, when: float) -> float:
+    def _similarity(self, vector: _Vector, story: _Story, when: float) -> float:
         decay = self._decay(story, when)
         if decay <= 0.0 or story.norm_squared <= 0.0:
             return 0.0
-        centroid = story.centroid
-        dot = sum(weight * centroid.get(term, 0.0) for term, weight in vector.items())
+        dot = sum(map(mul, vector.weights, map(story.centroid.get, vector.terms, repeat(0.0))))
         return decay * dot / math.sqrt(story.norm_squared)
 
     def _decay(self, story: _Story, when: float) -> float:

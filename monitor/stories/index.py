@@ -7,8 +7,9 @@ story or an article as soon as it is evicted.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
+from itertools import chain
 
 
 class TermIndex:
@@ -31,16 +32,9 @@ class TermIndex:
             if len(stories) > self._cap:
                 stories.popitem(last=False)
 
-    def candidates(self, weighted_terms: Iterable[tuple[str, float]]) -> dict[int, float]:
-        """Each story sharing a query term, with the summed weight of the terms it shares."""
-        found: dict[int, float] = {}
-        for term, weight in weighted_terms:
-            stories = self._postings.get(term)
-            if stories is None:
-                continue
-            for story_id in stories:
-                found[story_id] = found.get(story_id, 0.0) + weight
-        return found
+    def candidates(self, terms: Iterable[str]) -> Counter[int]:
+        """Each story sharing a query term, with the number of terms it shares."""
+        return Counter(chain.from_iterable(filter(None, map(self._postings.get, terms))))
 
     def remove(self, story_id: int, terms: Iterable[str]) -> None:
         for term in terms:
@@ -72,10 +66,7 @@ class SketchIndex:
 
     def candidates(self, sketch: Iterable[int], min_shared: int) -> list[int]:
         """Articles sharing at least ``min_shared`` hashes with ``sketch``."""
-        shared: dict[int, int] = {}
-        for value in sketch:
-            for article_id in self._articles.get(value, ()):
-                shared[article_id] = shared.get(article_id, 0) + 1
+        shared = Counter(chain.from_iterable(filter(None, map(self._articles.get, sketch))))
         return [article_id for article_id, count in shared.items() if count >= min_shared]
 
     def remove(self, article_id: int, sketch: Iterable[int]) -> None:

@@ -35,15 +35,15 @@ KNOWN_QUOTE_SHARE: Final = 0.6
 REPEAT_SHARE: Final = 0.7
 
 
-def novel_sentences(sentences: Iterable[Sentence], known: Container[str], threshold: float) -> tuple[str, ...]:
+def novel_sentences(
+    sentences: Iterable[Sentence], known: Container[str], threshold: float
+) -> tuple[str, ...]:
     """The informative sentences, in article order, that the ``known`` terms do not cover."""
     found: list[str] = []
     already_new: set[str] = set()
     for sentence in sentences:
-        if not sentence.prose:
-            continue
         new_terms = {term for term in sentence.terms if term not in known}
-        if not new_terms or not _is_novel(sentence, new_terms, known, threshold):
+        if not new_terms or not _is_novel(sentence, new_terms, known, threshold) or not sentence.prose:
             continue
         repeated = sum(1 for term in new_terms if term in already_new)
         if repeated >= REPEAT_SHARE * len(new_terms):

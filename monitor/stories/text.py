@@ -3,19 +3,26 @@
 Terms are Snowball-stemmed lower-case words without stop words. Names weigh more than common
 words, without a named-entity library: a word is a name when it is capitalised away from the
 start of its sentence, all in capitals ("GENEVA", "NATO"), part of a run of capitalised words
-("Lindsay Lohan checks in"), or capitalised at a sentence start while being a name elsewhere
-in the same article. Two adjacent name words also give a two-word term ("lindsay lohan"), so
-"Betty Ford" and "Ford" stay distinct. Lines in title case (headlines) do not make names.
+at a sentence start ("Lindsay Lohan checks in"), or capitalised at a sentence start while
+being a name elsewhere in the same article. Two adjacent name words also give a two-word
+term ("lindsay lohan"), so "Betty Ford" and "Ford" stay distinct. Lines in title case
+(headlines) make no names of their own.
 
 Each body sentence also carries its *anchors*, the things a fact hangs on: its names, its
 numbers (digits and number words), its weekdays and months, and the words it quotes.
+
+Speed matters (every stored article passes here): tokens are classified once per spelling and
+cached, and the per-sentence details novelty needs are only built when asked for.
 """
 
 from __future__ import annotations
 
-import math
 import re
+from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import compress, count, repeat
+from operator import and_
 from typing import Final
 
 import Stemmer
@@ -31,9 +38,13 @@ from monitor.stories.words import (
 #: A title's words count this many times: the headline states what the article is about.
 TITLE_REPEAT: Final = 2
 
-_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*%?|[^\W\d_]+(?:['’.][^\W\d_]+)*")
+# Characters stripped from both ends of a whitespace-separated token.
+_EDGE_PUNCTUATION: Final = (
+    "".join(chr(code) for code in range(0x21, 0x7F) if not chr(code).isalnum()) + "“”‘’«»…–—•·¡¿"
+)
 _SENTENCE_END = re.compile(r"[.!?…]+[\"”’)\]]*(?=\s+[\"“‘(\[]?[A-Z0-9])")
 _QUOTE_MARK = re.compile(r"([\"“”])")
+
 
 # Token kinds, as bits.
 _CAPITALISED: Final = 1
@@ -41,55 +52,19 @@ _ALL_CAPS: Final = 2
 _NUMBER: Final = 4
 _CALENDAR: Final = 8
 
-# Sentence shape: fewer content terms than this is a fragment ("he said", a bare quote).
+# Fewer distinct content terms than this is a fragment ("he said", a bare quote), not a fact.
 _MIN_SENTENCE_TERMS: Final = 4
-# A line this share of whose words are capitalised is a headline, not prose.
+# A line without sentence punctuation this share of whose words are capitalised is a headline.
 _TITLE_CASE_SHARE: Final = 0.6
-_SHINGLE_SKETCH_SIZE: Final = 32
+# A line without sentence punctuation is still prose from this many content words on.
+_MIN_UNPUNCTUATED_PROSE_TERMS: Final = 12
+_SKETCH_SIZE: Final = 32
 _TOKEN_CACHE_LIMIT: Final = 300_000
 
 _stemmer = Stemmer.Stemmer("english")
-# token as written -> (term key or "" for a stop word, kind bits); bounded, cleared when full.
-_token_cache: dict[str, tuple[str, int]] = {}
-
-
-def _classify(token: str) -> tuple[str, int]:
-    cached = _token_cache.get(token)
-    if cached is not None:
-        return cached
-    if len(_token_cache) >= _TOKEN_CACHE_LIMIT:
-        _token_cache.clear()
-    result = _classify_uncached(token)
-    _token_cache[token] = result
-    return result
-
-
-def _classify_uncached(token: str) -> tuple[str, int]:
-    if token[0].isdigit():
-        return token.replace(",", "").rstrip(".:"), _NUMBER
-    lower = token.lower().replace("’", "'")
-    if lower.endswith("'s"):
-        lower = lower[:-2]
-    is_acronym = "." in lower
-    if is_acronym:
-        lower = lower.replace(".", "")
-    kind = 0
-    if token[0].isupper():
-        kind |= _CAPITALISED
-        if len(lower) > 1 and (token.isupper() or is_acronym):
-            kind |= _ALL_CAPS
-    if lower in STOP_WORDS:
-        # "US" in capitals is the country, not the pronoun.
-        if lower == "us" and kind & _ALL_CAPS:
-            return "us", kind
-        return "", 0
-    if len(lower) < 2 or "'" in lower:
-        return "", 0
-    if lower in NUMBER_WORDS:
-        return lower, _NUMBER
-    if lower in CALENDAR_WORDS:
-        return lower, _CALENDAR
-    return _stemmer.stemWord(lower), kind
+# Token as written -> its term key ("" for a stop word) and its kind bits; bounded caches.
+_key_cache: dict[str, str] = {}
+_kind_cache: dict[str, int] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,26 +76,100 @@ class Sentence:
     names: frozenset[str]  # the terms that are names, numbers or dates
     numbers: frozenset[str]  # digits and number words
     quoted: frozenset[str]  # terms inside quotation marks
-    prose: bool  # reads as a sentence of prose, not a headline, a fragment or page furniture
+    content_count: int  # content tokens, repeats included
+    title_case: bool  # a headline-style line
+
+    @property
+    def prose(self) -> bool:
+        """Reads as a sentence of prose, not a headline, a fragment or page furniture."""
+        if len(self.terms) < _MIN_SENTENCE_TERMS:
+            return False
+        lowered = self.text.lower()
+        if any(marker in lowered for marker in BOILERPLATE_MARKERS):
+            return False
+        if not _ends_sentence(self.text):
+            # No sentence punctuation: a heading or a headline unless it is long, lower-case prose.
+            return self.content_count >= _MIN_UNPUNCTUATED_PROSE_TERMS and not self.title_case
+        return True
 
 
-@dataclass(frozen=True, slots=True)
+# One sentence's tokens: its text, term keys (stop words kept as "" so positions stay
+# meaningful), kind bits, positions of capitalised tokens, quoted keys, and whether the line
+# is a title-case headline. A plain tuple: this is built for every sentence of every article.
+_Tokens = tuple[str, list[str], list[int], list[int], frozenset[str], bool]
+
+
 class Analysis:
     """Everything the engine needs from one article, computed once."""
 
-    counts: dict[str, float]  # term -> occurrences (title counted TITLE_REPEAT times)
-    names: frozenset[str]  # terms used as names anywhere in the article
-    sentences: tuple[Sentence, ...]  # body sentences in order
-    sketch: tuple[int, ...]  # bottom-k hashes of the body's term-pair shingles
+    __slots__ = ("__dict__", "_body", "counts", "names", "sketch")
+
+    def __init__(
+        self,
+        counts: dict[str, int],
+        names: frozenset[str],
+        sketch: tuple[int, ...],
+        body: list[tuple[_Tokens, list[int]]],
+    ) -> None:
+        self.counts = counts  # term -> occurrences (title counted TITLE_REPEAT times)
+        self.names = names  # terms that are names (or figures) somewhere in the article
+        self.sketch = sketch  # bottom-k hashes of the body's term-pair shingles
+        self._body = body
 
     @property
     def is_empty(self) -> bool:
         return not self.counts
 
+    @cached_property
+    def sentences(self) -> tuple[Sentence, ...]:
+        """The body's sentences in order, built on first use."""
+        return tuple(_sentence(tokens, positions) for tokens, positions in self._body)
+
 
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences: at line breaks, and after ., !, ?, … before a capital."""
     return [sentence for paragraph in text.split("\n") for sentence in _paragraph_sentences(paragraph)]
+
+
+def analyse(title: str, body: str) -> Analysis:
+    """Compute the terms, names, sentences and duplicate sketch of one article."""
+    body_sentences = _tokenised_sentences(body)
+    names: set[str] = set()
+    for _text, keys, kinds, capitalised, _quoted, title_case in body_sentences:
+        if capitalised and not title_case:
+            if capitalised[0] == 0 and not kinds[0] & _ALL_CAPS:
+                names.update(map(keys.__getitem__, capitalised[1:]))
+            else:
+                names.update(map(keys.__getitem__, capitalised))
+    all_keys: list[str] = []
+    body: list[tuple[_Tokens, list[int]]] = []
+    for tokens in body_sentences:
+        positions = _name_positions(tokens, names)
+        all_keys.extend(tokens[1])
+        all_keys.extend(_name_pairs(tokens[1], positions, names))
+        body.append((tokens, positions))
+    sketch = _sketch(all_keys)
+    for tokens in _tokenised_sentences(title):
+        positions = _name_positions(tokens, names)
+        title_keys = [*tokens[1], *_name_pairs(tokens[1], positions, names)]
+        all_keys.extend(title_keys * TITLE_REPEAT)
+    counts = Counter(all_keys)
+    counts.pop("", None)
+    names.update(term for term in counts if term[0].isdigit())  # figures weigh like names
+    return Analysis(counts, frozenset(names), sketch, body)
+
+
+def sketch_similarity(left: tuple[int, ...], right: tuple[int, ...]) -> float:
+    """Estimated Jaccard resemblance of two bodies from their bottom-k sketches."""
+    if not left or not right:
+        return 0.0
+    size = min(_SKETCH_SIZE, max(len(left), len(right)))
+    union = sorted(set(left).union(right))[:size]
+    shared = set(left).intersection(right)
+    return sum(1 for value in union if value in shared) / len(union)
+
+
+# --- sentences ---------------------------------------------------------------------------
 
 
 def _paragraph_sentences(paragraph: str) -> list[str]:
@@ -151,154 +200,144 @@ def _is_abbreviation_stop(paragraph: str, stop: int) -> bool:
     return word.lower() in ABBREVIATIONS
 
 
-def analyse(title: str, body: str) -> Analysis:
-    """Compute the terms, names, sentences and duplicate sketch of one article."""
-    counts: dict[str, float] = {}
-    names: set[str] = set()
-    raw_sentences: list[tuple[str, list[tuple[str, int, bool, bool]]]] = []
-    for text, tokens in _tokenised_sentences(body):
-        raw_sentences.append((text, tokens))
-        if not _is_title_case(text, tokens):
-            for key, kind, initial, _quoted in tokens:
-                if kind & _ALL_CAPS or (kind & _CAPITALISED and not initial):
-                    names.add(key)
-    title_tokens = _tokenised_sentences(title)
-
-    sentences: list[Sentence] = []
-    shingle_keys: list[str] = []
-    for text, tokens in raw_sentences:
-        name_flags = _name_flags(text, tokens, names)
-        sentences.append(_sentence(text, tokens, name_flags))
-        _count(tokens, name_flags, counts, names, 1.0)
-        shingle_keys.extend(key for key, _kind, _initial, _quoted in tokens)
-    for text, tokens in title_tokens:
-        _count(tokens, _name_flags(text, tokens, names), counts, names, float(TITLE_REPEAT))
-    return Analysis(counts, frozenset(names), tuple(sentences), _sketch(shingle_keys))
+def _ends_sentence(text: str) -> bool:
+    return text.rstrip('"”’)]').endswith((".", "!", "?", "…"))
 
 
-def _tokenised_sentences(text: str) -> list[tuple[str, list[tuple[str, int, bool, bool]]]]:
-    """Each sentence with its tokens; a quotation may run over several sentences of a paragraph."""
-    result: list[tuple[str, list[tuple[str, int, bool, bool]]]] = []
+# --- tokens ------------------------------------------------------------------------------
+
+
+def _tokenised_sentences(text: str) -> list[_Tokens]:
+    """Each sentence's tokens; a quotation may run over several sentences of a paragraph."""
+    result: list[_Tokens] = []
     for paragraph in text.split("\n"):
-        quoted = False
+        in_quote = False
         for sentence in _paragraph_sentences(paragraph):
-            tokens, quoted = _sentence_tokens(sentence, quoted)
-            result.append((sentence, tokens))
+            keys, kinds = _classified(sentence)
+            capitalised = list(compress(count(), map(and_, kinds, repeat(_CAPITALISED))))
+            quoted: frozenset[str] = frozenset()
+            if in_quote or _QUOTE_MARK.search(sentence):
+                quoted, in_quote = _quoted_keys(sentence, in_quote)
+            content_count = len(keys) - keys.count("")
+            title_case = (
+                content_count >= 3
+                and len(capitalised) >= _TITLE_CASE_SHARE * content_count
+                and not _ends_sentence(sentence)
+            )
+            result.append((sentence, keys, kinds, capitalised, quoted, title_case))
     return result
 
 
-def _sentence_tokens(text: str, quoted: bool) -> tuple[list[tuple[str, int, bool, bool]], bool]:
-    """(key, kind, at a sentence or quote start, inside quotes) for each content token.
+def _classified(text: str) -> tuple[list[str], list[int]]:
+    # Splitting on whitespace and stripping punctuation through the cache is several times
+    # faster than a token regular expression; hyphenated words count as their parts.
+    tokens = (text.replace("-", " ") if "-" in text else text).split()
+    keys = list(map(_key_cache.get, tokens))
+    if None in keys:
+        for token in tokens:
+            if token not in _key_cache:
+                _remember(token)
+        keys = list(map(_key_cache.get, tokens))
+    return keys, list(map(_kind_cache.__getitem__, tokens))  # type: ignore[arg-type]
 
-    ``quoted`` says whether the sentence starts inside a quotation; the state at its end is
-    returned with the tokens.
-    """
-    tokens: list[tuple[str, int, bool, bool]] = []
-    initial = True
+
+def _remember(token: str) -> None:
+    if len(_key_cache) >= _TOKEN_CACHE_LIMIT:
+        _key_cache.clear()
+        _kind_cache.clear()
+    key, kind = _classify(token)
+    _key_cache[token] = key
+    _kind_cache[token] = kind
+
+
+def _classify(raw: str) -> tuple[str, int]:
+    """The term key ("" for a stop word or noise) and kind bits of one token as written."""
+    token = raw.strip(_EDGE_PUNCTUATION)
+    if not token:
+        return "", 0
+    if token[0].isdigit():
+        return token.replace(",", ""), _NUMBER
+    lower = token.lower().replace("’", "'")
+    if lower.endswith("'s"):
+        lower = lower[:-2]
+    is_acronym = "." in lower
+    if is_acronym or "," in lower:
+        lower = lower.replace(".", "").replace(",", "")
+    kind = 0
+    if token[0].isupper():
+        kind = _CAPITALISED
+        if len(lower) > 1 and (token.isupper() or is_acronym):
+            kind |= _ALL_CAPS
+    if lower in STOP_WORDS:
+        # "US" in capitals is the country, not the pronoun.
+        return ("us", kind) if lower == "us" and kind & _ALL_CAPS else ("", 0)
+    if len(lower) < 2 or "'" in lower:
+        return "", 0
+    if lower in NUMBER_WORDS:
+        return lower, _NUMBER
+    if lower in CALENDAR_WORDS:
+        return lower, _CALENDAR
+    return _stemmer.stemWord(lower), kind
+
+
+def _quoted_keys(text: str, in_quote: bool) -> tuple[frozenset[str], bool]:
+    """The keys inside quotation marks, and whether the quotation is still open at the end."""
+    quoted: list[str] = []
     for segment in _QUOTE_MARK.split(text):
         if segment in ('"', "“", "”"):
-            quoted = segment == "“" or (segment == '"' and not quoted)
-            initial = quoted
-            continue
-        for token in _TOKEN.findall(segment):
-            key, kind = _classify(token)
-            if key:
-                tokens.append((key, kind, initial, quoted))
-            initial = False
-    return tokens, quoted
+            in_quote = segment == "“" or (segment == '"' and not in_quote)
+        elif in_quote:
+            quoted.extend(_classified(segment)[0])
+    return frozenset(quoted).difference(("",)), in_quote
 
 
-def _ends_sentence(text: str) -> bool:
-    return text.rstrip("\"”’)]").endswith((".", "!", "?", "…"))
+# --- names -------------------------------------------------------------------------------
 
 
-def _is_title_case(text: str, tokens: list[tuple[str, int, bool, bool]]) -> bool:
-    """A headline-style line: mostly capitalised words and no closing sentence punctuation."""
-    if len(tokens) < 3 or _ends_sentence(text):
-        return False
-    capitalised = sum(1 for _key, kind, _i, _q in tokens if kind & (_CAPITALISED | _ALL_CAPS))
-    return capitalised >= _TITLE_CASE_SHARE * len(tokens)
+def _name_positions(tokens: _Tokens, names: set[str]) -> list[int]:
+    """Positions of the tokens that are names (see the module docstring)."""
+    _text, keys, kinds, capitalised, _quoted, title_case = tokens
+    if not capitalised:
+        return []
+    if title_case:
+        return [position for position in capitalised if keys[position] in names]
+    if capitalised[0] != 0:
+        return capitalised
+    # A capitalised sentence start is a name only when the article uses it as one, when it
+    # is in capitals, or when another capitalised word follows ("Lindsay Lohan checks in").
+    if keys[0] in names or kinds[0] & _ALL_CAPS or (len(capitalised) > 1 and capitalised[1] == 1):
+        return capitalised
+    return capitalised[1:]
 
 
-def _name_flags(text: str, tokens: list[tuple[str, int, bool, bool]], names: set[str]) -> list[bool]:
-    capitalised = [bool(kind & (_CAPITALISED | _ALL_CAPS)) for _key, kind, _i, _q in tokens]
-    if _is_title_case(text, tokens):
-        # A headline: capitals say nothing, only names known from the prose count.
-        return [bool(kind & _CAPITALISED) and key in names for key, kind, _i, _q in tokens]
-    flags: list[bool] = []
-    for position, (key, kind, initial, _quoted) in enumerate(tokens):
-        if not kind & _CAPITALISED:
-            flags.append(False)
-        elif kind & _ALL_CAPS or not initial or key in names:
-            flags.append(True)
-        else:
-            flags.append(position + 1 < len(tokens) and capitalised[position + 1])
-    return flags
+def _name_pairs(keys: list[str], positions: list[int], names: set[str]) -> list[str]:
+    """Two-word names from adjacent name tokens; records every name in ``names``."""
+    if not positions:
+        return []
+    names.update(map(keys.__getitem__, positions))
+    return [
+        keys[first] + " " + keys[second]
+        for first, second in zip(positions, positions[1:], strict=False)
+        if second == first + 1
+    ]
 
 
-def _count(
-    tokens: list[tuple[str, int, bool, bool]],
-    name_flags: list[bool],
-    counts: dict[str, float],
-    names: set[str],
-    weight: float,
-) -> None:
-    previous_name = ""
-    for (key, _kind, _initial, _quoted), is_name in zip(tokens, name_flags, strict=True):
-        counts[key] = counts.get(key, 0.0) + weight
-        if is_name:
-            names.add(key)
-            if previous_name:
-                pair = previous_name + " " + key
-                counts[pair] = counts.get(pair, 0.0) + weight
-                names.add(pair)
-            previous_name = key
-        else:
-            previous_name = ""
+# --- sentence details --------------------------------------------------------------------
 
 
-def _sentence(text: str, tokens: list[tuple[str, int, bool, bool]], name_flags: list[bool]) -> Sentence:
-    terms = frozenset(key for key, _kind, _initial, _quoted in tokens)
-    anchors = frozenset(
-        key
-        for (key, kind, _initial, _quoted), is_name in zip(tokens, name_flags, strict=True)
-        if is_name or kind & (_NUMBER | _CALENDAR)
-    )
-    numbers = frozenset(key for key, kind, _initial, _quoted in tokens if kind & _NUMBER)
-    quoted = frozenset(key for key, _kind, _initial, is_quoted in tokens if is_quoted)
-    return Sentence(text, terms, anchors, numbers, quoted, _is_prose(text, tokens))
+def _sentence(tokens: _Tokens, name_positions: list[int]) -> Sentence:
+    text, keys, kinds, _capitalised, quoted, title_case = tokens
+    numbers = frozenset(compress(keys, map(and_, kinds, repeat(_NUMBER))))
+    dates = compress(keys, map(and_, kinds, repeat(_CALENDAR)))
+    anchors = numbers.union(dates, map(keys.__getitem__, name_positions))
+    terms = frozenset(keys).difference(("",))
+    return Sentence(text, terms, anchors, numbers, quoted, len(keys) - keys.count(""), title_case)
 
 
-def _is_prose(text: str, tokens: list[tuple[str, int, bool, bool]]) -> bool:
-    if len({key for key, _k, _i, _q in tokens}) < _MIN_SENTENCE_TERMS:
-        return False
-    lowered = text.lower()
-    if any(marker in lowered for marker in BOILERPLATE_MARKERS):
-        return False
-    if not _ends_sentence(text):
-        # No sentence punctuation: a heading or a headline unless it is long, lower-case prose.
-        return len(tokens) >= 12 and not _is_title_case(text, tokens)
-    return True
-
-
-def _sketch(keys: list[str]) -> tuple[int, ...]:
+def _sketch(all_keys: list[str]) -> tuple[int, ...]:
     """Bottom-k hashes of consecutive term pairs: a MinHash-style sketch of the body."""
+    keys = list(filter(None, all_keys))
     if len(keys) < 2:
         return tuple(sorted({hash(key) for key in keys}))
     shingles = set(map(hash, zip(keys, keys[1:], strict=False)))
-    return tuple(sorted(shingles)[:_SHINGLE_SKETCH_SIZE])
-
-
-def sketch_similarity(left: tuple[int, ...], right: tuple[int, ...]) -> float:
-    """Estimated Jaccard resemblance of two bodies from their bottom-k sketches."""
-    if not left or not right:
-        return 0.0
-    size = min(_SHINGLE_SKETCH_SIZE, max(len(left), len(right)))
-    union = sorted(set(left) | set(right))[:size]
-    shared = set(left).intersection(right)
-    return sum(1 for value in union if value in shared) / len(union)
-
-
-def log_count(count: float) -> float:
-    """Sub-linear term frequency: the tenth mention of a word adds less than the second."""
-    return 1.0 + math.log(count)
+    return tuple(sorted(shingles)[:_SKETCH_SIZE])

@@ -28,11 +28,13 @@ class BoundedDecoder:
         self._size = 0
         self._zlib: zlib._Decompress | None = None
         self._deflate_probe = b""
+        self._raw_seen = False
         if self._coding in ("gzip", "x-gzip"):
             self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
 
     def feed(self, chunk: bytes) -> bytes:
         """Decoded bytes for the next raw ``chunk``; raises :class:`BodyTooLarge` past the limit."""
+        self._raw_seen = self._raw_seen or bool(chunk)
         if self._coding is None:
             return self._count(chunk)
         if self._zlib is None:
@@ -49,7 +51,7 @@ class BoundedDecoder:
 
     def flush(self) -> bytes:
         """The last decoded bytes; raises :class:`FetchError` if the compressed stream was cut short."""
-        if self._coding is None:
+        if self._coding is None or not self._raw_seen:
             return b""
         if self._zlib is None or not self._zlib.eof:
             raise FetchError(f"corrupt {self._coding} response body: truncated")

@@ -14,6 +14,7 @@ multiprocessing; the ``monitor`` console script does).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -28,7 +29,7 @@ import httpx
 
 from monitor.errors import FetchError
 
-from .fetch import Fetched, fetch_feed, make_client
+from .fetch import Fetched, fetch_feed, make_client, make_tls_context
 from .parse import ParseFailure
 from .parsers import parse_document
 from .results import FeedRequest, FeedResult, FetchSettings
@@ -116,7 +117,8 @@ class _Poll:
         self._cancelled.set()
         loop, task = self._loop, self._task
         if loop is not None and task is not None:
-            loop.call_soon_threadsafe(task.cancel)
+            with contextlib.suppress(RuntimeError):  # the loop has already finished
+                loop.call_soon_threadsafe(task.cancel)
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -130,12 +132,15 @@ class _Poll:
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         # Fetched bodies waiting for a parser; while they are all taken, fetching pauses.
         self._parse_slots = asyncio.Semaphore(max(4, 4 * settings.parse_workers))
-        async with make_client(settings) as client:
-            await asyncio.gather(*(self._poll_one(client, i, r) for i, r in enumerate(self._requests)))
-
-    async def _poll_one(self, client: httpx.AsyncClient, index: int, request: FeedRequest) -> None:
+        self._clients = _Clients(settings)
         try:
-            result = await self._fetch_and_parse(client, request)
+            await asyncio.gather(*(self._poll_one(i, r) for i, r in enumerate(self._requests)))
+        finally:
+            await self._clients.aclose()
+
+    async def _poll_one(self, index: int, request: FeedRequest) -> None:
+        try:
+            result = await self._fetch_and_parse(request)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must cost one feed, not the poll
@@ -145,12 +150,13 @@ class _Poll:
             )
         await asyncio.get_running_loop().run_in_executor(None, self._deliveries.put, _Delivery(index, result))
 
-    async def _fetch_and_parse(self, client: httpx.AsyncClient, request: FeedRequest) -> FeedResult:
-        async with self._host_slots[_host_of(request.url)], self._slots:
+    async def _fetch_and_parse(self, request: FeedRequest) -> FeedResult:
+        host = _host_of(request.url)
+        async with self._host_slots[host], self._slots:
             started = time.monotonic()
             fetched_at = datetime.now(UTC)
             try:
-                fetched = await fetch_feed(client, request, self._settings)
+                fetched = await fetch_feed(self._clients.get(host), request, self._settings)
             except FetchError as exc:
                 return FeedResult(
                     request,
@@ -201,6 +207,24 @@ class _Poll:
             notes=parsed.notes,
             elapsed=elapsed,
         )
+
+
+class _Clients:
+    """One httpx client per host (see :func:`make_client`), made on first use, closed together."""
+
+    def __init__(self, settings: FetchSettings) -> None:
+        self._settings = settings
+        self._tls = make_tls_context()
+        self._by_host: dict[str, httpx.AsyncClient] = {}
+
+    def get(self, host: str) -> httpx.AsyncClient:
+        client = self._by_host.get(host)
+        if client is None:
+            client = self._by_host[host] = make_client(self._settings, self._tls)
+        return client
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(client.aclose() for client in self._by_host.values()))
 
 
 def _not_modified(request: FeedRequest, fetched: Fetched, elapsed: float) -> FeedResult:
