@@ -203,6 +203,8 @@ class Config(StrictModel):
     feeds: FeedsConfig = Field(default_factory=FeedsConfig)
     #: Leases on sources and alerts expire after this, so a killed worker's work moves on.
     lease: Duration = defaults.LEASE_SECONDS
+    #: Prune article bodies and stories older than this; unset keeps everything.
+    retention: Duration | None = None
     log_format: Literal["text", "json"] = "text"
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)

@@ -127,3 +127,8 @@ FEED_FIRST_POLL_SPREAD_SECONDS = 60.0
 
 #: How often the daemon looks for feeds whose next poll is due.
 FEED_DISPATCH_EVERY_SECONDS = 5.0
+
+# --- retention -----------------------------------------------------------------------
+
+#: How often the daemon prunes by ``retention:``; pruning is cheap, so a few times a day.
+RETENTION_EVERY_SECONDS = 6 * 3600.0

@@ -239,6 +239,11 @@ class Pipeline:
         story = self._place_in_story(session, article, assignment, now, report)
         self.engine.add(doc, story.id, assignment.role)
         report.stored += 1
+        context = {"source": source_name, "article_id": article.id, "story_id": story.id}
+        if article.role in (Role.FIRST, Role.UPDATE):
+            log.info("%s of story %d: %s", article.role, story.id, article.title[:120], extra=context)
+        else:
+            log.debug("%s of story %d: %s", article.role, story.id, article.title[:120], extra=context)
         self._track(session, story, article, assignment, report)
         return article.id
 

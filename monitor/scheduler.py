@@ -23,9 +23,11 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from monitor import defaults
 from monitor.app import App
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.retention import prune
 from monitor.watch import FolderWatcher
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,16 @@ class Daemon:
                 id="feeds",
                 name="poll due feeds",
                 next_run_time=now,
+            )
+        if self.app.config.retention is not None:
+            retention = self.app.config.retention
+            self.scheduler.add_job(
+                self._guarded(lambda: prune(self.app.sessions, retention, self.app.clock())),
+                "interval",
+                seconds=defaults.RETENTION_EVERY_SECONDS,
+                id="retention",
+                name="prune by retention",
+                next_run_time=now + timedelta(seconds=30),
             )
         self.scheduler.add_job(
             self._guarded(self.app.outbox.deliver_due),

@@ -11,6 +11,7 @@ from monitor.app import build_notifiers
 from monitor.cli.main import Context, cli, handle_errors
 from monitor.errors import ConfigError, DeliveryError
 from monitor.model import AlertKind, AlertMessage, ArticleView, StoryView
+from monitor.retention import prune
 from monitor.store import db
 from monitor.store.tables import Base
 
@@ -55,14 +56,37 @@ def db_upgrade(ctx: Context) -> None:
 @click.pass_obj
 @handle_errors
 def db_stats(ctx: Context) -> None:
-    """Row counts per table."""
+    """Rows and size of each table, and the database's total size."""
     config = ctx.load()
     engine = db.create_db_engine(config.database)
+    sizes = db.table_sizes(engine)
     with engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
-            count = connection.scalar(select(func.count()).select_from(table))
-            click.echo(f"{table.name:<18} {count:>10,}")
+            count = connection.scalar(select(func.count()).select_from(table)) or 0
+            size = sizes.get(table.name)
+            click.echo(f"{table.name:<18} {count:>10,} rows" + (f" {size / 1e6:>9.1f} MB" if size is not None else ""))
+    total = db.database_size(engine)
+    if total is not None:
+        click.echo(f"{'total':<18} {total / 1e6:>25.1f} MB")
     engine.dispose()
+
+
+@db_group.command("prune")
+@click.pass_obj
+@handle_errors
+def db_prune(ctx: Context) -> None:
+    """Apply ``retention:`` now (the daemon also does it every few hours)."""
+    app = ctx.app()
+    try:
+        if app.config.retention is None:
+            raise ConfigError("retention is not set in the config; nothing to prune")
+        report = prune(app.sessions, app.config.retention, app.clock())
+        click.echo(
+            f"pruned {report.bodies_pruned} article bodies, {report.revisions_deleted} revisions, "
+            f"{report.stories_deleted} stories"
+        )
+    finally:
+        app.close()
 
 
 @cli.command("test-notify")

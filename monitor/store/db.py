@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,3 +84,33 @@ def needs_upgrade(engine: Engine) -> bool:
     except OperationalError as exc:
         raise StoreError(f"database: cannot connect to {engine.url!r}: {exc.orig}") from exc
     return current != head
+
+
+def table_sizes(engine: Engine) -> dict[str, int]:
+    """Bytes per table (with indexes) where the backend can tell; SQLite needs dbstat."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            rows = connection.execute(
+                text(
+                    "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relkind = 'r' AND n.nspname = current_schema()"
+                )
+            )
+            return {name: int(size) for name, size in rows}
+        try:
+            rows = connection.execute(text("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"))
+        except OperationalError:
+            return {}
+        return {name: int(size) for name, size in rows}
+
+
+def database_size(engine: Engine) -> int | None:
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            return int(connection.scalar(text("SELECT pg_database_size(current_database())")) or 0)
+        if engine.dialect.name == "sqlite":
+            pages = connection.scalar(text("PRAGMA page_count")) or 0
+            page_size = connection.scalar(text("PRAGMA page_size")) or 0
+            return int(pages) * int(page_size)
+    return None
