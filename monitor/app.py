@@ -7,6 +7,7 @@ command exercises the same path the daemon does.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,12 +16,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import notify
+from monitor.clock import utcnow
 from monitor.config import Config, FeedSourceConfig, FolderSourceConfig
 from monitor.errors import ConfigError, StoreError
-from monitor.notify.base import Notifier
 from monitor.feedpoll import poll_feed_sources
-from monitor.outbox import Outbox
-from monitor.pipeline import Pipeline, utcnow
+from monitor.metrics import Metrics
+from monitor.notify.base import Notifier
+from monitor.outbox import DeliveryReport, Outbox
+from monitor.pipeline import Pipeline
 from monitor.polling import PollOutcome, poll_folder
 from monitor.sources.folder import FolderSource
 from monitor.store import db
@@ -75,6 +78,7 @@ class App:
     outbox: Outbox
     folders: dict[str, FolderSource]
     clock: Callable[[], datetime]
+    metrics: Metrics
 
     @classmethod
     def build(cls, config: Config, *, clock: Callable[[], datetime] = utcnow, upgrade: bool = True) -> App:
@@ -92,7 +96,8 @@ class App:
         folders = {
             source.name: FolderSource(source) for source in config.sources if isinstance(source, FolderSourceConfig)
         }
-        return cls(config, engine, sessions, notifiers, pipeline, outbox, folders, clock)
+        metrics = Metrics(sessions, sources=[source.name for source in config.sources])
+        return cls(config, engine, sessions, notifiers, pipeline, outbox, folders, clock, metrics)
 
     def sources(self) -> list[str]:
         """Every configured source's name, in config order."""
@@ -100,11 +105,15 @@ class App:
 
     def poll(self, name: str) -> PollOutcome:
         """Poll one configured folder source by name."""
-        return poll_folder(self.sessions, self.pipeline, self.folders[name], self.clock)
+        started = time.perf_counter()
+        outcome = poll_folder(self.sessions, self.pipeline, self.folders[name], self.clock)
+        self.metrics.observe_poll([outcome], time.perf_counter() - started, "folder")
+        return outcome
 
     def poll_feeds(self, *, only_due: bool) -> list[PollOutcome]:
         """Poll every feed (``once``) or the feeds whose next poll is due (the daemon)."""
-        return poll_feed_sources(
+        started = time.perf_counter()
+        outcomes = poll_feed_sources(
             self.sessions,
             self.pipeline,
             self.feed_sources(),
@@ -114,6 +123,16 @@ class App:
             lease_seconds=self.config.lease,
             only_due=only_due,
         )
+        if outcomes:
+            self.metrics.observe_poll(outcomes, time.perf_counter() - started, "feed")
+        return outcomes
+
+    def deliver(self) -> DeliveryReport:
+        """One delivery pass over the outbox."""
+        started = time.perf_counter()
+        report = self.outbox.deliver_due()
+        self.metrics.observe_delivery(report, time.perf_counter() - started)
+        return report
 
     def poll_all(self) -> list[PollOutcome]:
         """Every source now, whatever its interval: folders in order, then all feeds at once."""

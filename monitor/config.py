@@ -31,12 +31,17 @@ from pydantic import (
 from monitor import defaults
 from monitor.durations import Duration
 from monitor.errors import ConfigError, MonitorError, QueryError
+from monitor.httpserver import parse_listen
 from monitor.notify import load_kinds
 from monitor.notify.base import Notifier, NotifierSettings
 from monitor.stories.settings import StorySettings
 from monitor.topics import Query
 
 _ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _listen_address(value: Any) -> Any:
+    return parse_listen(value) if isinstance(value, str) else value
 
 
 class StrictModel(BaseModel):
@@ -205,6 +210,8 @@ class Config(StrictModel):
     lease: Duration = defaults.LEASE_SECONDS
     #: Prune article bodies and stories older than this; unset keeps everything.
     retention: Duration | None = None
+    #: ``HOST:PORT`` for /healthz and /metrics (``:9100`` listens on every interface).
+    http: Annotated[tuple[str, int], BeforeValidator(_listen_address)] | None = None
     log_format: Literal["text", "json"] = "text"
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.config import FeedSourceConfig, FeedsConfig
+from monitor.config import FeedsConfig, FeedSourceConfig
 from monitor.model import Incoming
 from monitor.pipeline import Pipeline
 from monitor.polling import PollOutcome, record_health

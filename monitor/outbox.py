@@ -27,6 +27,7 @@ import logging
 import os
 import random
 import socket
+import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -35,11 +36,11 @@ from typing import Literal, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.clock import utcnow
 from monitor.config import Config
 from monitor.errors import ConfigError, DeliveryError
 from monitor.model import AlertKind, AlertMessage, AlertStatus, ArticleView, StoryView
 from monitor.notify.base import Delivered, Notifier
-from monitor.pipeline import utcnow
 from monitor.store import repo
 from monitor.store.tables import AlertRow, ArticleRow, StoryRow, StoryThreadRow
 
@@ -156,6 +157,15 @@ class Outbox:
         self._rng = random.Random()
         self._digests_of: Config | None = None
         self._digests: dict[TargetKey, str] = {}
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Finish the sends under way, give back the rest of the claimed rows, claim no more.
+
+        Call it when the worker is asked to stop, so a long backlog does not delay the exit;
+        the rows given back are due at once for the next worker.
+        """
+        self._stopping.set()
 
     # --- digest targets --------------------------------------------------------------
 
@@ -207,6 +217,8 @@ class Outbox:
 
     def _claim(self, queued: dict[_JobKey, list[int]], in_hand: set[int]) -> None:
         """Lease the due rows not already in hand, queued per destination in id order."""
+        if self._stopping.is_set():
+            return
         now = self.clock()
         with self.sessions.begin() as session:
             for row in repo.due_alerts(session, now, self.owner, now + self.lease, CLAIM_LIMIT):
@@ -230,6 +242,10 @@ class Outbox:
             return report
         ready = self._hold_for_story_order(target, alert_ids, report)
         for index, alert_id in enumerate(ready):
+            if self._stopping.is_set():
+                self._release(ready[index:], until=self.clock())
+                report.deferred += len(ready) - index
+                break
             outcome = self._deliver_one(notifier, alert_id)
             if outcome.status == "sent":
                 report.sent += 1

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.clock import utcnow
 from monitor.config import Config
 from monitor.digest import next_digest_time
 from monitor.model import AlertKind, AlertStatus, Incoming, RawArticle, Rejection, Role
@@ -41,10 +42,6 @@ BATCH_SIZE = 500
 
 #: Any constant works; it names the lock that serialises story assignment across workers.
 _STORY_LOCK_ID = 0x6D6F6E69
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -148,6 +145,8 @@ class Pipeline:
     def _record_rejection(self, session: Session, source_id: int, failure: Rejection, report: IngestReport) -> None:
         report.rejected += 1
         if failure.file is None:
+            # Unreadable, so there is no version to record; it is retried on the next pass.
+            log.warning("cannot read %s: %s", failure.origin, failure.reason, extra={"origin": failure.origin})
             return
         new = repo.record_file(
             session,

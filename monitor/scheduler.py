@@ -27,6 +27,9 @@ from monitor import defaults
 from monitor.app import App
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.health import HealthCheck
+from monitor.httpserver import StatusServer
+from monitor.httpserver import start as start_status_server
 from monitor.retention import prune
 from monitor.watch import FolderWatcher
 
@@ -68,10 +71,17 @@ class _Gate:
 class Daemon:
     """Owns the scheduler for the current :class:`App` and turns signals into actions."""
 
-    def __init__(self, load_config: Callable[[], Config], build_app: Callable[[Config], App]) -> None:
+    def __init__(
+        self,
+        load_config: Callable[[], Config],
+        build_app: Callable[[Config], App],
+        *,
+        listen: tuple[str, int] | None = None,
+    ) -> None:
         self.load_config = load_config
         self.build_app = build_app
         self.app = build_app(load_config())
+        self.listen = listen or self.app.config.http
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         self.scheduler = BackgroundScheduler(
@@ -90,7 +100,7 @@ class Daemon:
         for name, folder in self.app.folders.items():
             job_id = f"source:{name}"
             self.scheduler.add_job(
-                self._guarded(self.app.poll, name),
+                self._guarded(lambda name=name: self.app.poll(name)),
                 "interval",
                 seconds=folder.config.every,
                 id=job_id,
@@ -119,7 +129,7 @@ class Daemon:
                 next_run_time=now + timedelta(seconds=30),
             )
         self.scheduler.add_job(
-            self._guarded(self.app.outbox.deliver_due),
+            self._guarded(lambda: self.app.deliver()),
             "interval",
             seconds=self.app.config.delivery.every,
             id="delivery",
@@ -135,13 +145,15 @@ class Daemon:
             except JobLookupError:
                 pass
 
-    def _guarded(self, work: Callable[..., Any], *args: Any) -> Callable[[], None]:
+    def _guarded(self, work: Callable[[], Any]) -> Callable[[], None]:
+        """Wrap a job: skip it while stopping, hold reloads off while it runs, log its crash."""
+
         def job() -> None:
             if self.stopping.is_set():
                 return
             self._gate.enter()
             try:
-                result = work(*args)
+                result = work()
                 if wrote_alerts(result):
                     self.wake("delivery")
             except Exception:
@@ -185,15 +197,30 @@ class Daemon:
 
     # --- the main loop ------------------------------------------------------------------
 
+    def _start_status_server(self) -> StatusServer | None:
+        if self.listen is None:
+            return None
+        host, port = self.listen
+        health = HealthCheck(self.app.engine, lambda: self.scheduler.running and not self.stopping.is_set())
+        server, actual = start_status_server(host, port, health=health, render_metrics=self._render_metrics)
+        log.info("health and metrics on http://%s:%d/healthz and /metrics", host, actual)
+        return server
+
+    def _render_metrics(self) -> tuple[bytes, str]:
+        # Through self.app, so a reload's new App (and its metrics) is what gets served.
+        return self.app.metrics.render()
+
     def run(self) -> int:
         """Run until a stop signal arrives; returns the process exit status."""
         previous: dict[int, Any] = {}
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
             previous[stop_signal] = signal.signal(stop_signal, self._on_stop_signal)
         previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_reload_signal)
+        server: StatusServer | None = None
         try:
             self.schedule()
             self.scheduler.start()
+            server = self._start_status_server()
             log.info(
                 "monitor running: %d source(s), %d topic(s), notifiers: %s",
                 len(self.app.config.sources),
@@ -209,6 +236,8 @@ class Daemon:
             log.info("monitor stopped")
             return 0
         finally:
+            if server is not None:
+                server.stop()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
             self.app.close()

@@ -10,6 +10,7 @@ import click
 
 from monitor.cli.main import EXIT_FAILURE, Context, cli, handle_errors
 from monitor.config import FolderSourceConfig
+from monitor.httpserver import parse_listen
 from monitor.outbox import DeliveryReport
 from monitor.polling import ingest_paths
 from monitor.scheduler import Daemon
@@ -20,11 +21,16 @@ _ONCE_DELIVERY_PASSES = 20
 
 
 @cli.command()
+@click.option("--http", "listen", default=None, help="Serve /healthz and /metrics on HOST:PORT ($MONITOR_HTTP).")
 @click.pass_obj
 @handle_errors
-def run(ctx: Context) -> None:
+def run(ctx: Context, listen: str | None) -> None:
     """Run the worker: poll every source at its interval and deliver alerts, until stopped."""
-    sys.exit(Daemon(ctx.load, ctx.app).run())
+    try:
+        address = parse_listen(listen) if listen else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--http") from None
+    sys.exit(Daemon(ctx.load, ctx.app, listen=address).run())
 
 
 @cli.command()
@@ -39,7 +45,7 @@ def once(ctx: Context) -> None:
             if outcome.error:
                 click.echo(f"monitor: {outcome.source}: {outcome.error}", err=True)
                 failed = True
-        deliver_all(app.outbox.deliver_due)
+        deliver_all(app.deliver)
     finally:
         app.close()
     sys.exit(EXIT_FAILURE if failed else 0)
@@ -79,6 +85,6 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source_name: str, deliver: boo
             err=True,
         )
         if deliver:
-            deliver_all(app.outbox.deliver_due)
+            deliver_all(app.deliver)
     finally:
         app.close()

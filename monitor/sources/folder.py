@@ -62,7 +62,7 @@ class FolderSource:
     def scan(self, already_ingested: Callable[[Iterable[str]], set[str]]) -> FolderScan:
         """Read every new file; ``already_ingested`` answers which content hashes are known."""
         if not self.folder.is_dir():
-            raise SourceError(f"{self.config.name}: folder {self.folder} does not exist or is not a folder")
+            raise SourceError(f"folder {self.folder} does not exist or is not a folder")
         handled = self._handled if self._handled is not None else set()
         result = FolderScan()
         candidates: list[tuple[Path, FileVersion, bytes]] = []

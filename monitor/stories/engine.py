@@ -16,8 +16,8 @@ An article belongs to the story it resembles most when that resemblance reaches
 ``join_threshold``: the cosine similarity of its TF-IDF vector with the story's centroid (the
 sum of its articles' unit vectors). Names count double, document frequencies are learned
 from the stream itself, and the similarity decays linearly with the time between the
-article and the story's nearest report, down to half at ``window_seconds``; beyond the window
-a story cannot be joined. A near-duplicate of a story's article joins that story whatever
+article and the story's nearest report, by up to a quarter at ``window_seconds``; beyond the
+window a story cannot be joined. A near-duplicate of a story's article joins that story whatever
 the cosine says.
 
 Candidate stories come from an inverted index over each article's highest-weighted terms
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
@@ -59,6 +60,9 @@ _BOOSTS: Final = (1.0, NAME_WEIGHT)  # indexed by "is a name"
 QUERY_TERMS: Final = 16
 #: ...and indexed under this many, so rare terms and names lead to its story.
 INDEXED_TERMS: Final = 32
+#: An article's vector keeps its strongest terms only: the tail of rare-but-incidental words
+#: adds cost, not accuracy.
+VECTOR_TERMS: Final = 64
 #: The best-sharing candidates whose full similarity is computed.
 SCORED_CANDIDATES: Final = 6
 #: Two sketches must share this many hashes before their resemblance is estimated.
@@ -69,6 +73,9 @@ MAX_ARTICLES_PER_HASH: Final = 16
 MAX_STORY_TERMS: Final = 6000
 #: Document frequencies are pruned of one-off terms beyond this many terms.
 MAX_TRACKED_TERMS: Final = 400_000
+#: Similarity loses up to this share across the window: a close match still joins a story
+#: that went quiet for days, a borderline one only while the story is fresh.
+WINDOW_DECAY: Final = 0.25
 #: Titles shorter than this are placeholders, replaced by the first proper one.
 MIN_TITLE_WORDS: Final = 3
 
@@ -108,7 +115,8 @@ class _Story:
     title: str
     first_seen: float
     last_seen: float
-    centroid: dict[str, float] = field(default_factory=dict)  # also the story's vocabulary
+    centroid: dict[str, float] = field(default_factory=dict)  # sum of its articles' vectors
+    vocabulary: set[str] = field(default_factory=set)  # every term its articles used
     norm_squared: float = 0.0
     article_ids: list[int] = field(default_factory=list)
 
@@ -119,7 +127,7 @@ class StoryEngine:
     def __init__(self, settings: StorySettings | None = None) -> None:
         self._settings = settings if settings is not None else StorySettings()
         self._stories: dict[int, _Story] = {}
-        self._doc_freq: dict[str, int] = {}
+        self._doc_freq: dict[str, int] = {}  # term -> 1 + the number of documents using it
         self._doc_count = 0
         self._terms = TermIndex(self._settings.max_postings_per_term)
         self._sketch_index = SketchIndex(MAX_ARTICLES_PER_HASH)
@@ -153,7 +161,7 @@ class StoryEngine:
             story = duplicate_of
         elif story is None or similarity < self._settings.join_threshold:
             return Assignment(None, Role.FIRST, similarity=similarity)
-        novel = novel_sentences(analysis.sentences, story.centroid, self._settings.novelty_threshold)
+        novel = novel_sentences(analysis.sentences, story.vocabulary, self._settings.novelty_threshold)
         if novel:
             role = Role.UPDATE
         elif duplicate_of is not None:
@@ -174,7 +182,7 @@ class StoryEngine:
             return Assignment(story_id, Role.RELATED)
         analysis = self._analyse(doc)
         similarity = self._similarity(self._vector(analysis), story, _seconds(doc.published))
-        novel = novel_sentences(analysis.sentences, story.centroid, self._settings.novelty_threshold)
+        novel = novel_sentences(analysis.sentences, story.vocabulary, self._settings.novelty_threshold)
         if novel:
             return Assignment(story_id, Role.UPDATE, novel, similarity)
         earlier = self._sketches.get(doc.article_id)
@@ -206,11 +214,9 @@ class StoryEngine:
             self._stories[story_id] = story
         elif role is not Role.DUPLICATE and _is_placeholder(story.title) and not _is_placeholder(doc.title):
             story.title = doc.title.strip()
-        if role is Role.DUPLICATE:
-            # A copy adds its vocabulary but must not pull the centroid towards itself.
-            for term in analysis.counts:
-                story.centroid.setdefault(term, 0.0)
-        else:
+        story.vocabulary.update(analysis.counts)
+        if role is not Role.DUPLICATE:
+            # A copy must not pull the centroid towards itself.
             self._add_to_centroid(story, vector)
         if not revision:
             story.article_ids.append(doc.article_id)
@@ -250,12 +256,12 @@ class StoryEngine:
         self._doc_count += 1
         doc_freq = self._doc_freq
         terms = analysis.counts.keys()
-        doc_freq.update(zip(terms, map(add, map(doc_freq.get, terms, repeat(0)), repeat(1))))
+        doc_freq.update(zip(terms, map(add, map(doc_freq.get, terms, repeat(1)), repeat(1))))
         if len(doc_freq) > MAX_TRACKED_TERMS:
-            self._doc_freq = {term: count for term, count in doc_freq.items() if count > 1}
+            self._doc_freq = {term: count for term, count in doc_freq.items() if count > 2}
 
     def _vector(self, analysis: Analysis) -> _Vector:
-        """Unit TF-IDF vector: (1 + ln tf) x (1 + ln((N + 1) / (df + 1))) x name weight.
+        """Unit TF-IDF vector of the strongest terms: (1 + ln tf) x (1 + ln((N + 1) / (df + 1))) x name weight.
 
         The smoothed IDF gives a term never seen before the highest weight, not an infinite one.
         Built with C-level ``map`` chains: this runs for every article.
@@ -266,13 +272,16 @@ class StoryEngine:
         counts = analysis.counts
         terms = list(counts)
         scale = math.log(self._doc_count + 1) + 1.0
-        term_frequency = map(add, map(math.log, counts.values()), repeat(1.0))
-        doc_frequency = map(add, map(self._doc_freq.get, terms, repeat(0)), repeat(1))
-        idf = map(sub, repeat(scale), map(math.log, doc_frequency))
+        frequencies = counts.values()
+        if max(frequencies) < len(_SUBLINEAR):
+            term_frequency: Iterable[float] = map(_SUBLINEAR.__getitem__, frequencies)
+        else:
+            term_frequency = [1.0 + math.log(frequency) for frequency in frequencies]
+        idf = map(sub, repeat(scale), map(math.log, map(self._doc_freq.get, terms, repeat(1))))
         boost = map(_BOOSTS.__getitem__, map(analysis.names.__contains__, terms))
         raw = list(map(mul, map(mul, term_frequency, idf), boost))
-        norm = math.hypot(*raw)
-        order = sorted(range(len(raw)), key=raw.__getitem__, reverse=True)
+        order = sorted(range(len(raw)), key=raw.__getitem__, reverse=True)[:VECTOR_TERMS]
+        norm = math.hypot(*map(raw.__getitem__, order))
         vector = _Vector(
             list(map(terms.__getitem__, order)),
             list(map(truediv, map(raw.__getitem__, order), repeat(norm))),
@@ -312,10 +321,10 @@ class StoryEngine:
         return decay * dot / math.sqrt(story.norm_squared)
 
     def _decay(self, story: _Story, when: float) -> float:
-        """1 for a report within the story's span, falling linearly to 1/2 at the window, then 0."""
+        """1 within the story's span, falling linearly by WINDOW_DECAY across the window, then 0."""
         gap = max(0.0, story.first_seen - when, when - story.last_seen)
         window = self._settings.window_seconds
-        return 0.0 if gap > window else 1.0 - 0.5 * gap / window
+        return 0.0 if gap > window else 1.0 - WINDOW_DECAY * gap / window
 
     def _nearest_copy(self, analysis: Analysis, when: float, exclude: int) -> _Story | None:
         """The live story holding the article this one most resembles, if a near-duplicate."""
@@ -339,6 +348,10 @@ class StoryEngine:
         entry = self._sketches.pop(article_id, None)
         if entry is not None:
             self._sketch_index.remove(article_id, entry[0])
+
+
+# 1 + ln(count) for the usual counts: the tenth mention of a word adds less than the second.
+_SUBLINEAR: Final = tuple(1.0 + math.log(count) if count else 0.0 for count in range(256))
 
 
 def _seconds(moment: datetime) -> float:

@@ -9,7 +9,9 @@ A sentence is novel when all of these hold:
 * it reads as prose: enough content words, sentence punctuation, no page furniture
   ("Read more", related headlines), see :func:`monitor.stories.text.analyse`;
 * the weighted share of its terms the story never had reaches the novelty threshold, names,
-  numbers and dates weighing twice as much as other words;
+  numbers and dates weighing twice as much as other words; a sentence with a figure (digits)
+  the story never had and :data:`MIN_NEW_WORDS` new words needs only half of it, since new
+  figures are often told in the story's own words ("agreed to exchange 300 prisoners");
 * it brings a new anchor (a name, number or date the story never had, or a quotation whose
   words are mostly new) or at least :data:`MIN_NEW_WORDS` new words;
 * it does not merely restate a known fact: a sentence that repeats a known quotation or a
@@ -20,7 +22,8 @@ A sentence is novel when all of these hold:
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from typing import Final
 
 from monitor.stories.text import Sentence
@@ -29,6 +32,8 @@ from monitor.stories.text import Sentence
 ANCHOR_WEIGHT: Final = 2.0
 #: Without a new anchor, a sentence needs this many new words to say something new.
 MIN_NEW_WORDS: Final = 3
+#: A sentence with a new figure (digits) needs only this share of the novelty threshold.
+FIGURE_SHARE: Final = 0.5
 #: A quotation counts as known when this share of its words is known.
 KNOWN_QUOTE_SHARE: Final = 0.6
 #: A novel sentence whose new terms are mostly those of an earlier one says the same thing.
@@ -36,41 +41,41 @@ REPEAT_SHARE: Final = 0.7
 
 
 def novel_sentences(
-    sentences: Iterable[Sentence], known: Container[str], threshold: float
+    sentences: Iterable[Sentence], known: AbstractSet[str], threshold: float
 ) -> tuple[str, ...]:
     """The informative sentences, in article order, that the ``known`` terms do not cover."""
     found: list[str] = []
     already_new: set[str] = set()
     for sentence in sentences:
-        new_terms = {term for term in sentence.terms if term not in known}
+        new_terms = sentence.terms.difference(known)
         if not new_terms or not _is_novel(sentence, new_terms, known, threshold) or not sentence.prose:
             continue
-        repeated = sum(1 for term in new_terms if term in already_new)
-        if repeated >= REPEAT_SHARE * len(new_terms):
+        if len(new_terms.intersection(already_new)) >= REPEAT_SHARE * len(new_terms):
             continue
         already_new.update(new_terms)
         found.append(sentence.text)
     return tuple(found)
 
 
-def _is_novel(sentence: Sentence, new_terms: set[str], known: Container[str], threshold: float) -> bool:
-    total = sum(_weight(term, sentence) for term in sentence.terms)
-    fresh = sum(_weight(term, sentence) for term in new_terms)
+def _is_novel(sentence: Sentence, new_terms: AbstractSet[str], known: AbstractSet[str], threshold: float) -> bool:
+    # Every term weighs 1, anchors ANCHOR_WEIGHT: sum the plain count and the anchors' extra.
+    extra = ANCHOR_WEIGHT - 1.0
+    total = len(sentence.terms) + extra * len(sentence.names)
+    fresh = len(new_terms) + extra * len(sentence.names.intersection(new_terms))
+    plain_new = len(new_terms.difference(sentence.names))
     if fresh < threshold * total:
-        return False
+        # Mostly known words, but a figure the story never had, stated with new words, is
+        # news told in the story's vocabulary ("agreed to exchange 300 prisoners").
+        new_figure = any(term[0].isdigit() for term in new_terms)
+        return new_figure and plain_new >= MIN_NEW_WORDS and fresh >= FIGURE_SHARE * threshold * total
     quote_is_new = False
     quote_is_known = False
     if len(sentence.quoted) >= 2:
-        known_share = sum(1 for term in sentence.quoted if term in known) / len(sentence.quoted)
+        known_share = len(sentence.quoted.intersection(known)) / len(sentence.quoted)
         quote_is_known = known_share >= KNOWN_QUOTE_SHARE
         quote_is_new = not quote_is_known
-    new_anchor = quote_is_new or any(term in sentence.names for term in new_terms)
-    restates_known_fact = quote_is_known or any(number in known for number in sentence.numbers)
+    new_anchor = quote_is_new or not sentence.names.isdisjoint(new_terms)
+    restates_known_fact = quote_is_known or not sentence.numbers.isdisjoint(known)
     if restates_known_fact and not new_anchor:
         return False
-    plain_new = sum(1 for term in new_terms if term not in sentence.names)
     return new_anchor or plain_new >= MIN_NEW_WORDS
-
-
-def _weight(term: str, sentence: Sentence) -> float:
-    return ANCHOR_WEIGHT if term in sentence.names else 1.0

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 from functools import cached_property
 from itertools import compress, count, repeat
 from operator import and_
-from typing import Final
+from typing import Final, NamedTuple
 
 import Stemmer
 
@@ -67,9 +66,8 @@ _key_cache: dict[str, str] = {}
 _kind_cache: dict[str, int] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Sentence:
-    """One body sentence, with the terms novelty is judged on."""
+class Sentence(NamedTuple):
+    """One body sentence, with the terms novelty is judged on (a tuple: built by the thousand)."""
 
     text: str
     terms: frozenset[str]  # content term keys
@@ -311,15 +309,17 @@ def _name_positions(tokens: _Tokens, names: set[str]) -> list[int]:
 
 
 def _name_pairs(keys: list[str], positions: list[int], names: set[str]) -> list[str]:
-    """Two-word names from adjacent name tokens; records every name in ``names``."""
+    """Two-word names from adjacent name tokens; records them and every name in ``names``."""
     if not positions:
         return []
     names.update(map(keys.__getitem__, positions))
-    return [
+    pairs = [
         keys[first] + " " + keys[second]
         for first, second in zip(positions, positions[1:], strict=False)
         if second == first + 1
     ]
+    names.update(pairs)
+    return pairs
 
 
 # --- sentence details --------------------------------------------------------------------
