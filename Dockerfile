@@ -20,8 +20,8 @@ FROM python:3.11-slim
 # without chmod; pass --build-arg MONITOR_UID=... to match another host user.
 ARG MONITOR_UID=1000
 ARG MONITOR_GID=1000
-RUN groupadd --system --gid "${MONITOR_GID}" monitor \
- && useradd --system --uid "${MONITOR_UID}" --gid monitor --home-dir /app --no-create-home \
+RUN groupadd --gid "${MONITOR_GID}" monitor \
+ && useradd --uid "${MONITOR_UID}" --gid monitor --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin monitor
 
 COPY --from=build /opt/monitor /opt/monitor

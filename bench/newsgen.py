@@ -19,82 +19,309 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-FIRST_NAMES = (
-    "Amara Anders Aiko Beatriz Boris Carmen Chidi Dmitri Elena Emeka Fatima Farid Gabriel Greta Hana "
-    "Hugo Ines Ivan Jamal Jana Kenji Kofi Lars Leila Lucas Malik Marta Mei Nadia Niko Olga Omar Paola "
-    "Pavel Priya Rafael Rania Sami Sofia Tariq Tomas Uma Valentina Viktor Wei Yara Yusuf Zofia Zoran"
-).split()
-SURNAMES = (
-    "Abara Adeyemi Alvarez Andersson Bakker Banerjee Becker Bianchi Castillo Chen Costa Dimitrov "
-    "Dubois Eriksen Fischer Fontaine Garcia Haddad Hoffmann Ivanova Jensen Kaminski Kato Kowalski "
-    "Larsen Lindqvist Moreau Mwangi Nakamura Novak Okafor Oliveira Petrov Quintero Rahman Rossi "
-    "Santos Schmidt Silva Sokolov Tanaka Torres Varga Vasquez Weber Yilmaz Zhang Zielinski"
-).split()
-PLACES = (
-    "Accra Ankara Athens Bangkok Berlin Bogota Brussels Cairo Caracas Dakar Dhaka Dublin Geneva "
-    "Hanoi Helsinki Istanbul Jakarta Johannesburg Karachi Lagos Lima Lisbon Madrid Manila Melbourne "
-    "Mexico Montreal Nairobi Oslo Ottawa Prague Quito Riga Santiago Seoul Stockholm Sydney Taipei "
-    "Tallinn Tokyo Toronto Tunis Vienna Vilnius Warsaw Zagreb Zurich"
-).split()
-ORGANISATIONS = (
-    "the central bank|the health ministry|the electoral commission|the port authority|the national "
-    "grid operator|the transport ministry|the supreme court|the coast guard|the finance ministry|the "
-    "competition regulator|the state broadcaster|the teachers' union|the farmers' association|the "
-    "aviation authority|the energy regulator|the water utility|the chamber of commerce|the statistics "
-    "office|the defence ministry|the environment agency"
-).split("|")
-COMPANY_STEMS = (
-    "Nordvik Altamira Kestrel Meridian Solaris Arcadia Brightwater Corvus Everline Halcyon Ironbridge "
-    "Juniper Lakeshore Monarch Northgate Oakridge Pinnacle Quarry Redstone Silverline Tidewater Vantage"
-).split()
-COMPANY_KINDS = "Holdings|Energy|Logistics|Pharmaceuticals|Motors|Telecom|Foods|Airlines|Mining|Bank".split("|")
-OUTLETS = "Wire Service|Daily Ledger|Evening Courier|Morning Post|Regional Herald|Business Desk".split("|")
+FIRST_NAMES = [
+    "Amara",
+    "Anders",
+    "Aiko",
+    "Beatriz",
+    "Boris",
+    "Carmen",
+    "Chidi",
+    "Dmitri",
+    "Elena",
+    "Emeka",
+    "Fatima",
+    "Farid",
+    "Gabriel",
+    "Greta",
+    "Hana",
+    "Hugo",
+    "Ines",
+    "Ivan",
+    "Jamal",
+    "Jana",
+    "Kenji",
+    "Kofi",
+    "Lars",
+    "Leila",
+    "Lucas",
+    "Malik",
+    "Marta",
+    "Mei",
+    "Nadia",
+    "Niko",
+    "Olga",
+    "Omar",
+    "Paola",
+    "Pavel",
+    "Priya",
+    "Rafael",
+    "Rania",
+    "Sami",
+    "Sofia",
+    "Tariq",
+    "Tomas",
+    "Uma",
+    "Valentina",
+    "Viktor",
+    "Wei",
+    "Yara",
+    "Yusuf",
+    "Zofia",
+    "Zoran",
+]
+SURNAMES = [
+    "Abara",
+    "Adeyemi",
+    "Alvarez",
+    "Andersson",
+    "Bakker",
+    "Banerjee",
+    "Becker",
+    "Bianchi",
+    "Castillo",
+    "Chen",
+    "Costa",
+    "Dimitrov",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Fontaine",
+    "Garcia",
+    "Haddad",
+    "Hoffmann",
+    "Ivanova",
+    "Jensen",
+    "Kaminski",
+    "Kato",
+    "Kowalski",
+    "Larsen",
+    "Lindqvist",
+    "Moreau",
+    "Mwangi",
+    "Nakamura",
+    "Novak",
+    "Okafor",
+    "Oliveira",
+    "Petrov",
+    "Quintero",
+    "Rahman",
+    "Rossi",
+    "Santos",
+    "Schmidt",
+    "Silva",
+    "Sokolov",
+    "Tanaka",
+    "Torres",
+    "Varga",
+    "Vasquez",
+    "Weber",
+    "Yilmaz",
+    "Zhang",
+    "Zielinski",
+]
+PLACES = [
+    "Accra",
+    "Ankara",
+    "Athens",
+    "Bangkok",
+    "Berlin",
+    "Bogota",
+    "Brussels",
+    "Cairo",
+    "Caracas",
+    "Dakar",
+    "Dhaka",
+    "Dublin",
+    "Geneva",
+    "Hanoi",
+    "Helsinki",
+    "Istanbul",
+    "Jakarta",
+    "Johannesburg",
+    "Karachi",
+    "Lagos",
+    "Lima",
+    "Lisbon",
+    "Madrid",
+    "Manila",
+    "Melbourne",
+    "Mexico",
+    "Montreal",
+    "Nairobi",
+    "Oslo",
+    "Ottawa",
+    "Prague",
+    "Quito",
+    "Riga",
+    "Santiago",
+    "Seoul",
+    "Stockholm",
+    "Sydney",
+    "Taipei",
+    "Tallinn",
+    "Tokyo",
+    "Toronto",
+    "Tunis",
+    "Vienna",
+    "Vilnius",
+    "Warsaw",
+    "Zagreb",
+    "Zurich",
+]
+ORGANISATIONS = [
+    "the central bank",
+    "the health ministry",
+    "the electoral commission",
+    "the port authority",
+    "the national grid operator",
+    "the transport ministry",
+    "the supreme court",
+    "the coast guard",
+    "the finance ministry",
+    "the competition regulator",
+    "the state broadcaster",
+    "the teachers' union",
+    "the farmers' association",
+    "the aviation authority",
+    "the energy regulator",
+    "the water utility",
+    "the chamber of commerce",
+    "the statistics office",
+    "the defence ministry",
+    "the environment agency",
+]
+COMPANY_STEMS = [
+    "Nordvik",
+    "Altamira",
+    "Kestrel",
+    "Meridian",
+    "Solaris",
+    "Arcadia",
+    "Brightwater",
+    "Corvus",
+    "Everline",
+    "Halcyon",
+    "Ironbridge",
+    "Juniper",
+    "Lakeshore",
+    "Monarch",
+    "Northgate",
+    "Oakridge",
+    "Pinnacle",
+    "Quarry",
+    "Redstone",
+    "Silverline",
+    "Tidewater",
+    "Vantage",
+]
+COMPANY_KINDS = [
+    "Holdings",
+    "Energy",
+    "Logistics",
+    "Pharmaceuticals",
+    "Motors",
+    "Telecom",
+    "Foods",
+    "Airlines",
+    "Mining",
+    "Bank",
+]
+OUTLETS = [
+    "Wire Service",
+    "Daily Ledger",
+    "Evening Courier",
+    "Morning Post",
+    "Regional Herald",
+    "Business Desk",
+]
 
 TOPICS: dict[str, tuple[str, ...]] = {
     "strike": ("strike", "walkout", "workers", "wages", "picket", "negotiators", "shifts", "pay offer"),
     "flood": ("floods", "rainfall", "evacuation", "river", "levee", "rescuers", "shelters", "residents"),
     "election": ("election", "ballots", "turnout", "candidates", "coalition", "polling", "campaign", "seats"),
     "merger": ("merger", "shareholders", "acquisition", "valuation", "bid", "regulators", "deal", "shares"),
-    "wildfire": ("wildfire", "firefighters", "hectares", "blaze", "evacuees", "winds", "containment", "smoke"),
+    "wildfire": (
+        "wildfire",
+        "firefighters",
+        "hectares",
+        "blaze",
+        "evacuees",
+        "winds",
+        "containment",
+        "smoke",
+    ),
     "outbreak": ("outbreak", "cases", "vaccine", "clinics", "infections", "patients", "hospitals", "testing"),
     "budget": ("budget", "deficit", "spending", "taxes", "borrowing", "pensions", "revenue", "austerity"),
     "trial": ("trial", "prosecutors", "defendant", "verdict", "jurors", "testimony", "judge", "appeal"),
     "launch": ("launch", "satellite", "rocket", "orbit", "payload", "engineers", "countdown", "mission"),
-    "earthquake": ("earthquake", "magnitude", "aftershocks", "collapsed", "survivors", "rubble", "epicentre", "tremor"),
+    "earthquake": (
+        "earthquake",
+        "magnitude",
+        "aftershocks",
+        "collapsed",
+        "survivors",
+        "rubble",
+        "epicentre",
+        "tremor",
+    ),
     "protest": ("protest", "demonstrators", "police", "march", "crowds", "slogans", "arrests", "square"),
     "outage": ("outage", "blackout", "power", "substations", "engineers", "customers", "restored", "grid"),
-    "drought": ("drought", "harvest", "reservoirs", "rationing", "crops", "irrigation", "livestock", "prices"),
+    "drought": (
+        "drought",
+        "harvest",
+        "reservoirs",
+        "rationing",
+        "crops",
+        "irrigation",
+        "livestock",
+        "prices",
+    ),
     "summit": ("summit", "leaders", "communique", "delegations", "agenda", "trade", "climate", "talks"),
     "crash": ("crash", "passengers", "investigators", "wreckage", "runway", "pilot", "flight", "recorders"),
     "recall": ("recall", "vehicles", "defect", "brakes", "owners", "dealers", "safety", "inspection"),
 }
 UKRAINE_TALKS = ("talks", "Ukraine", "Russia", "Kremlin", "Kyiv", "ceasefire", "envoy", "negotiators")
 
-VERBS = (
-    "said|told reporters|confirmed|warned|announced|insisted|acknowledged|argued|estimated|predicted|"
-    "denied|suggested|stressed|noted|added|explained"
-).split("|")
-FILLER = (
-    "The announcement came after weeks of uncertainty and mounting pressure from opposition lawmakers.|"
-    "Officials declined to give a timetable, saying more information would be released in the coming days.|"
-    "Analysts said the decision could have lasting consequences for households and small businesses.|"
-    "Local newspapers reported long queues outside government offices on Tuesday morning.|"
-    "The government has faced criticism over its handling of similar events in recent years.|"
-    "Critics said the measures did not go far enough and called for an independent review.|"
-    "Residents described a tense night as sirens sounded across several districts.|"
-    "Markets reacted cautiously, with the currency slipping slightly against the dollar.|"
-    "A spokesperson for the opposition called the response slow and poorly coordinated.|"
-    "International observers have been invited to monitor the situation over the weekend.|"
-    "Community groups have organised collections of food, water and blankets.|"
-    "Several schools were closed as a precaution, according to the education department.|"
-    "The issue is expected to dominate debate in parliament when it returns next week.|"
-    "Economists cautioned that official figures are often revised in the following months.|"
-    "Neighbouring countries said they were following developments closely."
-).split("|")
+VERBS = [
+    "said",
+    "told reporters",
+    "confirmed",
+    "warned",
+    "announced",
+    "insisted",
+    "acknowledged",
+    "argued",
+    "estimated",
+    "predicted",
+    "denied",
+    "suggested",
+    "stressed",
+    "noted",
+    "added",
+    "explained",
+]
+FILLER = [
+    "The announcement came after weeks of uncertainty and mounting pressure from opposition lawmakers.",
+    "Officials declined to give a timetable, saying more information would be released in the coming days.",
+    "Analysts said the decision could have lasting consequences for households and small businesses.",
+    "Local newspapers reported long queues outside government offices on Tuesday morning.",
+    "The government has faced criticism over its handling of similar events in recent years.",
+    "Critics said the measures did not go far enough and called for an independent review.",
+    "Residents described a tense night as sirens sounded across several districts.",
+    "Markets reacted cautiously, with the currency slipping slightly against the dollar.",
+    "A spokesperson for the opposition called the response slow and poorly coordinated.",
+    "International observers have been invited to monitor the situation over the weekend.",
+    "Community groups have organised collections of food, water and blankets.",
+    "Several schools were closed as a precaution, according to the education department.",
+    "The issue is expected to dominate debate in parliament when it returns next week.",
+    "Economists cautioned that official figures are often revised in the following months.",
+    "Neighbouring countries said they were following developments closely.",
+]
 TEMPLATES = (
     "{person} {verb} that the {w0} in {place} had affected more than {n1:,} people since {weekday}.",
     "According to {org}, the {w1} began early on {weekday} and spread quickly through {place}.",
-    "\u201cWe are doing everything we can,\u201d {person} {verb}, adding that {company} would cooperate fully.",
+    "\u201cWe are doing everything we can,\u201d {person} {verb}, adding that {company} would help.",
     "{company} shares fell {pct}% in early trading as investors weighed the impact of the {w2}.",
     "In {place}, {n2:,} {w3} were reported by {org} by {hour} local time.",
     "{person}, who has led {org} since {year}, {verb} the {w4} was \u201cunprecedented in scale\u201d.",
@@ -115,8 +342,21 @@ HEADLINE_TEMPLATES = (
     "Inside the Race to Contain the {W0}",
     "Five Things to Know About the {W1} in {Place}",
 )
-WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
-MONTHS = "January February March April May June July August September October November December".split()
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 @dataclass(frozen=True)
@@ -144,22 +384,38 @@ class NewsGenerator:
         self._surnames = SURNAMES + [self._coined_surname() for _ in range(400)]
 
     def _coined_surname(self) -> str:
-        syllables = "ka lo mi ne ru sa ta vo zi be do fu ga hi ja ke".split()
+        syllables = [
+            "ka",
+            "lo",
+            "mi",
+            "ne",
+            "ru",
+            "sa",
+            "ta",
+            "vo",
+            "zi",
+            "be",
+            "do",
+            "fu",
+            "ga",
+            "hi",
+            "ja",
+            "ke",
+        ]
         return "".join(self.random.choice(syllables) for _ in range(self.random.randint(2, 3))).capitalize()
 
     def event(self, number: int, published: datetime) -> Event:
         rand = self.random
-        if rand.random() < 0.02:
-            topic = UKRAINE_TALKS
-        else:
-            topic = TOPICS[rand.choice(list(TOPICS))]
+        topic = UKRAINE_TALKS if rand.random() < 0.02 else TOPICS[rand.choice(list(TOPICS))]
         people = tuple(
             f"{rand.choice(FIRST_NAMES)} {rand.choice(self._surnames)}" for _ in range(rand.randint(2, 4))
         )
         place, place2 = rand.sample(PLACES, 2)
         company = f"{rand.choice(COMPANY_STEMS)} {rand.choice(COMPANY_KINDS)}"
         figures = (rand.randint(200, 90_000), rand.randint(10, 5_000))
-        return Event(number, topic, people, place, place2, rand.choice(ORGANISATIONS), company, figures, published)
+        return Event(
+            number, topic, people, place, place2, rand.choice(ORGANISATIONS), company, figures, published
+        )
 
     def report(self, event: Event, outlet: str, target_bytes: int = 3000) -> tuple[str, list[str]]:
         """One outlet's article about ``event``: (lead sentence, further paragraphs)."""
@@ -203,7 +459,9 @@ class NewsGenerator:
             take = rand.randint(1, 3)
             paragraphs.append(" ".join(sentences[:take]))
             sentences = sentences[take:]
-        paragraphs.append(f"Reporting by {rand.choice(FIRST_NAMES)} {rand.choice(SURNAMES)} for the {outlet}.")
+        paragraphs.append(
+            f"Reporting by {rand.choice(FIRST_NAMES)} {rand.choice(SURNAMES)} for the {outlet}."
+        )
         if rand.random() < 0.2:
             paragraphs.append("Related stories")
             for template in rand.sample(HEADLINE_TEMPLATES, rand.randint(2, 4)):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.backoff import backoff_delay
 from monitor.errors import SourceError
 from monitor.model import FileVersion, Incoming, Rejection
 from monitor.pipeline import IngestReport, Pipeline
@@ -119,8 +120,8 @@ def record_health(
         else:
             row.consecutive_failures += 1
             row.last_error = error
-            ceiling = min(backoff_cap, every * 2 ** min(row.consecutive_failures, 20))
-            interval = max(random.uniform(every, max(every, ceiling)), retry_after or 0.0)
+            delay = backoff_delay(row.consecutive_failures, base=every, cap=backoff_cap, retry_after=retry_after)
+            interval = max(every, delay)
         row.next_poll_at = now + timedelta(seconds=interval)
 
 

@@ -140,6 +140,11 @@ class FeedServer:
         options.update(changes)
         self.route(path, body, **options)
 
+    def body(self, path: str) -> bytes:
+        """The body served at ``path``, before any compression."""
+        with self._lock:
+            return self._routes[path].body
+
     def route_for(self, path: str) -> Route | None:
         with self._lock:
             return self._routes.get(path)

@@ -81,6 +81,14 @@ def test_corrupt_gzip_is_a_fetch_error(server: FeedServer) -> None:
     assert (result.error or "").startswith("corrupt gzip response body")
 
 
+def test_empty_compressed_answers_are_not_corrupt(server: FeedServer) -> None:
+    """Servers repeat Content-Encoding on a 304 or an empty 200; no body is no damage."""
+    url = server.serve_fixture("/e.xml", "rss2.xml", etag='"e"', headers={"Content-Encoding": "gzip"})
+    assert poll_one(url, etag='"e"').status == "not_modified"
+    empty = server.route("/empty.xml", b"", headers={"Content-Encoding": "gzip"})
+    assert poll_one(empty).error == "not a feed: the response is empty"
+
+
 def test_conditional_get_by_etag_and_last_modified(server: FeedServer) -> None:
     modified = "Tue, 03 Mar 2026 10:00:00 GMT"
     url = server.serve_fixture("/c.xml", "rss2.xml", etag='"v1"', last_modified=modified)
@@ -101,6 +109,15 @@ def test_conditional_get_by_etag_and_last_modified(server: FeedServer) -> None:
     third = poll_one(url, etag=second.etag, last_modified=second.last_modified)
     assert third.status == "ok" and third.etag == '"v2"'
     assert titles(third)[0] == "Release 2.0 is out"
+
+
+def test_validators_come_from_the_response(server: FeedServer) -> None:
+    """A new body without an ETag must not keep the old one: it no longer describes the feed."""
+    url = server.serve_fixture("/v.xml", "rss2.xml", etag='"now"')
+    bare = server.serve_fixture("/bare.xml", "rss2.xml")
+    assert poll_one(url, etag='"old"').etag == '"now"'
+    result = poll_one(bare, etag='"old"', last_modified="Mon, 02 Mar 2026 00:00:00 GMT")
+    assert (result.status, result.etag, result.last_modified) == ("ok", None, None)
 
 
 def test_not_modified_by_last_modified_alone(server: FeedServer) -> None:
@@ -223,11 +240,24 @@ def test_connection_refused(server: FeedServer) -> None:
     assert (result.error or "").startswith("connection failed: ")
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/feed.xml", "not a url"])
-def test_unsupported_urls(url: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://example.com/feed.xml", "not an http(s) URL: ftp://example.com/feed.xml"),
+        ("not a url", "not an http(s) URL: not a url"),
+        ("http://[::1/feed", "invalid URL: Invalid IPv6 URL"),
+    ],
+)
+def test_unusable_urls(url: str, message: str) -> None:
     result = poll_one(url)
+    assert (result.status, result.error, result.error_type) == ("error", message, "FetchError")
+
+
+def test_a_stored_etag_that_cannot_be_sent(server: FeedServer) -> None:
+    url = server.serve_fixture("/x.xml", "rss2.xml")
+    result = poll_one(url, etag="caf\u00e9 \u4e16")
     assert result.status == "error"
-    assert (result.error or "").startswith("not an http(s) URL")
+    assert (result.error or "").startswith("invalid request: ")
 
 
 def test_http_charset_wins_over_the_xml_declaration(server: FeedServer) -> None:

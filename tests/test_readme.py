@@ -45,9 +45,16 @@ def model_keys() -> set[str]:
     keys = {name for name in Config.model_fields if name not in ("sources", "notifiers", "topics")}
     keys -= {"stories", "delivery", "feeds"}
     keys |= _fields(FolderSourceConfig, "sources[].") | _fields(FeedSourceConfig, "sources[].")
-    keys |= _fields(FeedsConfig, "feeds.") | _fields(StorySettings, "stories.") | _fields(DeliveryConfig, "delivery.")
+    keys |= (
+        _fields(FeedsConfig, "feeds.")
+        | _fields(StorySettings, "stories.")
+        | _fields(DeliveryConfig, "delivery.")
+    )
     keys |= _fields(TopicConfig, "topics[].")
-    keys |= _fields(NotifyTarget, "topics[].notify[].") - {"topics[].notify[].notifier", "topics[].notify[].destination"}
+    keys |= _fields(NotifyTarget, "topics[].notify[].") - {
+        "topics[].notify[].notifier",
+        "topics[].notify[].destination",
+    }
     keys.add("notifiers.NAME.kind")
     for kind, notifier in Notifier.registry.items():
         keys |= _fields(notifier.Settings, f"notifiers.{kind}.")

@@ -256,13 +256,14 @@ class StoryEngine:
         self._doc_count += 1
         doc_freq = self._doc_freq
         terms = analysis.counts.keys()
-        doc_freq.update(zip(terms, map(add, map(doc_freq.get, terms, repeat(1)), repeat(1))))
+        doc_freq.update(zip(terms, map(add, map(doc_freq.get, terms, repeat(1)), repeat(1)), strict=False))
         if len(doc_freq) > MAX_TRACKED_TERMS:
             self._doc_freq = {term: count for term, count in doc_freq.items() if count > 2}
 
     def _vector(self, analysis: Analysis) -> _Vector:
-        """Unit TF-IDF vector of the strongest terms: (1 + ln tf) x (1 + ln((N + 1) / (df + 1))) x name weight.
+        """Unit TF-IDF vector of the strongest terms.
 
+        A term weighs (1 + ln tf) x (1 + ln((N + 1) / (df + 1))) x its name weight.
         The smoothed IDF gives a term never seen before the highest weight, not an infinite one.
         Built with C-level ``map`` chains: this runs for every article.
         """
@@ -293,7 +294,7 @@ class StoryEngine:
         centroid = story.centroid
         old = list(map(centroid.get, vector.terms, repeat(0.0)))
         story.norm_squared += 2.0 * sum(map(mul, old, vector.weights)) + 1.0
-        centroid.update(zip(vector.terms, map(add, old, vector.weights)))
+        centroid.update(zip(vector.terms, map(add, old, vector.weights), strict=True))
         if len(centroid) > MAX_STORY_TERMS:
             strongest = heapq.nlargest(MAX_STORY_TERMS // 2, centroid.items(), key=lambda item: item[1])
             story.centroid = dict(strongest)
@@ -317,7 +318,7 @@ class StoryEngine:
         decay = self._decay(story, when)
         if decay <= 0.0 or story.norm_squared <= 0.0:
             return 0.0
-        dot = sum(map(mul, vector.weights, map(story.centroid.get, vector.terms, repeat(0.0))))
+        dot: float = sum(map(mul, vector.weights, map(story.centroid.get, vector.terms, repeat(0.0))))
         return decay * dot / math.sqrt(story.norm_squared)
 
     def _decay(self, story: _Story, when: float) -> float:

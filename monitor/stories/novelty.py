@@ -57,7 +57,9 @@ def novel_sentences(
     return tuple(found)
 
 
-def _is_novel(sentence: Sentence, new_terms: AbstractSet[str], known: AbstractSet[str], threshold: float) -> bool:
+def _is_novel(
+    sentence: Sentence, new_terms: frozenset[str], known: AbstractSet[str], threshold: float
+) -> bool:
     # Every term weighs 1, anchors ANCHOR_WEIGHT: sum the plain count and the anchors' extra.
     extra = ANCHOR_WEIGHT - 1.0
     total = len(sentence.terms) + extra * len(sentence.names)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import cached_property
-from itertools import compress, count, repeat
+from itertools import compress, count, pairwise, repeat
 from operator import and_
 from typing import Final, NamedTuple
 
@@ -140,12 +140,12 @@ def analyse(title: str, body: str) -> Analysis:
             else:
                 names.update(map(keys.__getitem__, capitalised))
     all_keys: list[str] = []
-    body: list[tuple[_Tokens, list[int]]] = []
+    sentences: list[tuple[_Tokens, list[int]]] = []
     for tokens in body_sentences:
         positions = _name_positions(tokens, names)
         all_keys.extend(tokens[1])
         all_keys.extend(_name_pairs(tokens[1], positions, names))
-        body.append((tokens, positions))
+        sentences.append((tokens, positions))
     sketch = _sketch(all_keys)
     for tokens in _tokenised_sentences(title):
         positions = _name_positions(tokens, names)
@@ -154,7 +154,7 @@ def analyse(title: str, body: str) -> Analysis:
     counts = Counter(all_keys)
     counts.pop("", None)
     names.update(term for term in counts if term[0].isdigit())  # figures weigh like names
-    return Analysis(counts, frozenset(names), sketch, body)
+    return Analysis(counts, frozenset(names), sketch, sentences)
 
 
 def sketch_similarity(left: tuple[int, ...], right: tuple[int, ...]) -> float:
@@ -230,22 +230,25 @@ def _classified(text: str) -> tuple[list[str], list[int]]:
     # Splitting on whitespace and stripping punctuation through the cache is several times
     # faster than a token regular expression; hyphenated words count as their parts.
     tokens = (text.replace("-", " ") if "-" in text else text).split()
-    keys = list(map(_key_cache.get, tokens))
-    if None in keys:
-        for token in tokens:
-            if token not in _key_cache:
-                _remember(token)
-        keys = list(map(_key_cache.get, tokens))
-    return keys, list(map(_kind_cache.__getitem__, tokens))  # type: ignore[arg-type]
+    try:
+        return list(map(_key_cache.__getitem__, tokens)), list(map(_kind_cache.__getitem__, tokens))
+    except KeyError:
+        classified = [_remember(token) for token in tokens]
+        return [key for key, _kind in classified], [kind for _key, kind in classified]
 
 
-def _remember(token: str) -> None:
+def _remember(token: str) -> tuple[str, int]:
+    """Classify a token through the caches, adding it when new (the caches are bounded)."""
+    key = _key_cache.get(token)
+    if key is not None:
+        return key, _kind_cache[token]
     if len(_key_cache) >= _TOKEN_CACHE_LIMIT:
         _key_cache.clear()
         _kind_cache.clear()
     key, kind = _classify(token)
     _key_cache[token] = key
     _kind_cache[token] = kind
+    return key, kind
 
 
 def _classify(raw: str) -> tuple[str, int]:
@@ -313,11 +316,7 @@ def _name_pairs(keys: list[str], positions: list[int], names: set[str]) -> list[
     if not positions:
         return []
     names.update(map(keys.__getitem__, positions))
-    pairs = [
-        keys[first] + " " + keys[second]
-        for first, second in zip(positions, positions[1:], strict=False)
-        if second == first + 1
-    ]
+    pairs = [keys[first] + " " + keys[second] for first, second in pairwise(positions) if second == first + 1]
     names.update(pairs)
     return pairs
 
@@ -339,5 +338,5 @@ def _sketch(all_keys: list[str]) -> tuple[int, ...]:
     keys = list(filter(None, all_keys))
     if len(keys) < 2:
         return tuple(sorted({hash(key) for key in keys}))
-    shingles = set(map(hash, zip(keys, keys[1:], strict=False)))
+    shingles = set(map(hash, pairwise(keys)))
     return tuple(sorted(shingles)[:_SKETCH_SIZE])

@@ -1,4 +1,4 @@
-"""How long to wait before polling a failing feed again (pure functions, no state).
+"""How long to wait before retrying something that keeps failing (a source, an alert).
 
 The delay grows exponentially with consecutive failures, with jitter so that feeds that
 failed together (one host down) do not retry in lock-step, and is capped: a failing feed

@@ -1,0 +1,234 @@
+"""The story engine end to end: grouping, roles, novel sentences, window, titles, revisions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from monitor.model import Role
+from monitor.sources.seedfile import parse_seed
+from monitor.stories import Assignment, StoryDoc, StoryEngine, StorySettings
+
+DATA = Path(__file__).parent / "data" / "stories"
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SEED_000 = "000_5d930837eff73e1e.txt"
+SEED_002 = "002_fa0feb96f6a484b8.txt"
+SCENARIOS = yaml.safe_load((DATA / "scenarios.yaml").read_text(encoding="utf-8"))
+T0 = datetime(2026, 2, 18, 9, 0, tzinfo=UTC)
+
+
+def seed_doc(name: str, article_id: int, published: datetime) -> StoryDoc:
+    seed = parse_seed((SEEDS / name).read_bytes(), mtime=published)
+    return StoryDoc(article_id, seed.title, seed.body, published, name)
+
+
+def build_doc(spec: dict[str, Any]) -> StoryDoc:
+    published = datetime.fromisoformat(spec["published"])
+    if "text" in spec:
+        title, _, body = spec["text"].strip().partition("\n")
+        return StoryDoc(spec["id"], title, body, published, "inline")
+    doc = seed_doc(spec["seed"], spec["id"], published)
+    body = doc.body
+    for old, new in spec.get("replace", []):
+        assert old in body, f"scenario replaces text the seed does not have: {old!r}"
+        body = body.replace(old, new)
+    body = "\n".join([body, *spec.get("append", [])])
+    return replace(doc, title=spec.get("title", doc.title), body=body)
+
+
+class Desk:
+    """Stores articles the way the pipeline does: assign, create the story if new, add."""
+
+    def __init__(self, engine: StoryEngine) -> None:
+        self.engine = engine
+        self.story_of: dict[int, int] = {}
+        self.next_story = 100
+
+    def ingest(self, doc: StoryDoc) -> Assignment:
+        assignment = self.engine.assign(doc)
+        story_id = assignment.story_id
+        if story_id is None:
+            self.next_story += 1
+            story_id = self.next_story
+        self.engine.add(doc, story_id, assignment.role)
+        self.story_of[doc.article_id] = story_id
+        return assignment
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[scenario["name"] for scenario in SCENARIOS])
+def test_scenario(scenario: dict[str, Any]) -> None:
+    desk = Desk(StoryEngine(StorySettings(**scenario.get("settings", {}))))
+    for spec in scenario["articles"]:
+        assignment = desk.ingest(build_doc(spec))
+        expect = spec["expect"]
+        where = f"article {spec['id']}"
+        assert assignment.role.value == expect["role"], f"{where}: {assignment}"
+        if expect["role"] == "first":
+            assert assignment.story_id is None, where
+        else:
+            assert assignment.story_id == desk.story_of[expect["story_of"]], f"{where}: {assignment}"
+        novel = " ".join(assignment.novel_sentences)
+        for fragment in expect.get("novel_includes", []):
+            assert fragment in novel, f"{where}: {fragment!r} missing from {assignment.novel_sentences}"
+        for fragment in expect.get("novel_excludes", []):
+            assert fragment not in novel, (
+                f"{where}: {fragment!r} wrongly novel in {assignment.novel_sentences}"
+            )
+        if "novel_count" in expect:
+            assert len(assignment.novel_sentences) == expect["novel_count"], f"{where}: {assignment}"
+        if assignment.role is not Role.UPDATE:
+            assert assignment.novel_sentences == (), where
+
+
+def test_novel_sentences_are_whole_sentences_in_article_order() -> None:
+    desk = Desk(StoryEngine())
+    desk.ingest(seed_doc(SEED_000, 1, T0))
+    second = seed_doc(SEED_002, 2, T0 + timedelta(hours=6))
+    novel = desk.ingest(second).novel_sentences
+    sentences = [sentence for sentence in novel if sentence in second.body]
+    assert sentences == list(novel)
+    positions = [second.body.index(sentence) for sentence in novel]
+    assert positions == sorted(positions)
+
+
+def test_assign_changes_nothing() -> None:
+    engine = StoryEngine()
+    first = seed_doc(SEED_000, 1, T0)
+    engine.add(first, 7, Role.FIRST)
+    second = seed_doc(SEED_002, 2, T0 + timedelta(hours=6))
+    before = engine.assign(second)
+    assert engine.assign(second) == before
+    assert len(engine) == 1
+    assert before.story_id == 7 and before.role is Role.UPDATE
+
+
+def test_window_rebuilt_through_add_judges_like_live_ingest() -> None:
+    live = Desk(StoryEngine())
+    live.ingest(seed_doc(SEED_000, 1, T0))
+    rebuilt = StoryEngine()
+    rebuilt.add(seed_doc(SEED_000, 1, T0), live.story_of[1], Role.FIRST)
+    second = seed_doc(SEED_002, 2, T0 + timedelta(hours=6))
+    assert rebuilt.assign(second) == live.engine.assign(second)
+
+
+def test_evicted_story_is_forgotten() -> None:
+    engine = StoryEngine()
+    engine.add(seed_doc(SEED_000, 1, T0), 5, Role.FIRST)
+    window = timedelta(seconds=engine.settings.window_seconds)
+    engine.evict(T0 + window - timedelta(minutes=1))
+    assert engine.title(5) is not None
+    engine.evict(T0 + window + timedelta(minutes=1))
+    assert engine.title(5) is None
+    assert len(engine) == 0
+    # Even a report from inside the old window finds nothing to join any more.
+    assert engine.assign(seed_doc(SEED_002, 2, T0 + timedelta(hours=6))).story_id is None
+
+
+def test_a_story_that_keeps_being_reported_stays_open() -> None:
+    engine = StoryEngine()
+    window = timedelta(seconds=engine.settings.window_seconds)
+    engine.add(seed_doc(SEED_000, 1, T0), 5, Role.FIRST)
+    later = T0 + window * 0.9
+    engine.add(seed_doc(SEED_002, 2, later), 5, Role.UPDATE)
+    engine.evict(T0 + window * 1.5)
+    assert engine.title(5) is not None
+
+
+def test_title_is_the_first_articles_and_stays() -> None:
+    desk = Desk(StoryEngine())
+    first = seed_doc(SEED_000, 1, T0)
+    desk.ingest(first)
+    desk.ingest(seed_doc(SEED_002, 2, T0 + timedelta(hours=6)))
+    assert desk.engine.title(desk.story_of[1]) == first.title
+
+
+def test_a_placeholder_title_gives_way_to_the_first_proper_one() -> None:
+    engine = StoryEngine()
+    first = replace(seed_doc(SEED_000, 1, T0), title="Ukraine")
+    engine.add(first, 3, Role.FIRST)
+    second = seed_doc(SEED_002, 2, T0 + timedelta(hours=6))
+    engine.add(second, 3, Role.UPDATE)
+    assert engine.title(3) == second.title
+    engine.add(replace(seed_doc(SEED_000, 4, T0), title="Something else entirely, and long"), 3, Role.RELATED)
+    assert engine.title(3) == second.title
+
+
+def test_unknown_story_has_no_title() -> None:
+    assert StoryEngine().title(42) is None
+
+
+def test_empty_article_starts_a_story() -> None:
+    engine = StoryEngine()
+    engine.add(seed_doc(SEED_000, 1, T0), 1, Role.FIRST)
+    assert engine.assign(StoryDoc(2, "", "", T0, "x")) == Assignment(None, Role.FIRST)
+
+
+def test_naive_publication_times_are_taken_as_utc() -> None:
+    engine = StoryEngine()
+    engine.add(seed_doc(SEED_000, 1, T0), 1, Role.FIRST)
+    naive = seed_doc(SEED_002, 2, (T0 + timedelta(hours=6)).replace(tzinfo=None))
+    assert engine.assign(naive).story_id == 1
+
+
+# --- revisions ---------------------------------------------------------------------------
+
+NEW_FACT = (
+    "Ukraine and Russia agreed on Wednesday evening to exchange 300 prisoners of war before the "
+    "next round, Umerov's office said in a statement."
+)
+
+
+def test_revision_with_a_new_fact_is_an_update_naming_it() -> None:
+    engine = StoryEngine()
+    original = seed_doc(SEED_000, 1, T0)
+    engine.add(original, 9, Role.FIRST)
+    revised = replace(original, body=original.body + "\n" + NEW_FACT)
+    assessment = engine.assess_revision(revised, 9)
+    assert assessment.story_id == 9
+    assert assessment.role is Role.UPDATE
+    assert assessment.novel_sentences == (NEW_FACT,)
+
+
+def test_revision_that_only_rewords_is_a_duplicate() -> None:
+    engine = StoryEngine()
+    original = seed_doc(SEED_000, 1, T0)
+    engine.add(original, 9, Role.FIRST)
+    reworded = replace(original, body=original.body.replace("very tense", "extremely tense"))
+    assessment = engine.assess_revision(reworded, 9)
+    assert (assessment.story_id, assessment.role, assessment.novel_sentences) == (9, Role.DUPLICATE, ())
+    assert assessment.similarity > 0.8
+
+
+def test_revision_that_rewrites_a_paragraph_is_related() -> None:
+    engine = StoryEngine()
+    original = seed_doc(SEED_000, 1, T0)
+    engine.add(original, 9, Role.FIRST)
+    paragraphs = original.body.split("\n")
+    rewritten = replace(original, body="\n".join(reversed(paragraphs[:8])))
+    assessment = engine.assess_revision(rewritten, 9)
+    assert assessment.role is Role.RELATED
+    assert assessment.novel_sentences == ()
+
+
+def test_registered_revision_makes_its_fact_known() -> None:
+    engine = StoryEngine()
+    original = seed_doc(SEED_000, 1, T0)
+    engine.add(original, 9, Role.FIRST)
+    revised = replace(original, body=original.body + "\n" + NEW_FACT)
+    engine.add(revised, 9, Role.UPDATE)
+    assert engine.assess_revision(revised, 9).role is not Role.UPDATE
+    copy = replace(revised, article_id=2, published=T0 + timedelta(hours=1))
+    assignment = engine.assign(copy)
+    assert (assignment.story_id, assignment.role, assignment.novel_sentences) == (9, Role.DUPLICATE, ())
+
+
+def test_revision_of_a_story_outside_the_window_cannot_alert() -> None:
+    engine = StoryEngine()
+    original = seed_doc(SEED_000, 1, T0)
+    revised = replace(original, body=original.body + "\n" + NEW_FACT)
+    assert engine.assess_revision(revised, 9) == Assignment(9, Role.RELATED)

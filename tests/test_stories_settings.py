@@ -1,0 +1,56 @@
+"""StorySettings: one documented default set, strict overrides."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from monitor import defaults
+from monitor.stories import StoryEngine, StorySettings
+
+
+def test_defaults_come_from_monitor_defaults() -> None:
+    settings = StorySettings()
+    assert settings.window_seconds == defaults.STORY_WINDOW_SECONDS == 3 * 24 * 3600
+    assert settings.join_threshold == defaults.STORY_JOIN_THRESHOLD
+    assert settings.duplicate_threshold == defaults.STORY_DUPLICATE_THRESHOLD
+    assert settings.novelty_threshold == defaults.STORY_NOVELTY_THRESHOLD
+    assert settings.max_novel_sentences == defaults.STORY_MAX_NOVEL_SENTENCES == 3
+    assert settings.max_postings_per_term == defaults.STORY_MAX_POSTINGS_PER_TERM
+
+
+def test_overrides_are_taken() -> None:
+    settings = StorySettings.model_validate({"window_seconds": 86400.0, "join_threshold": 0.4})
+    assert settings.window_seconds == 86400.0
+    assert settings.join_threshold == 0.4
+    assert StoryEngine(settings).settings is settings
+
+
+def test_unknown_keys_are_rejected() -> None:
+    with pytest.raises(ValidationError, match="window_hours"):
+        StorySettings.model_validate({"window_hours": 72})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("window_seconds", 0),
+        ("window_seconds", -5),
+        ("window_seconds", "3d"),  # the configuration loader converts durations first
+        ("join_threshold", 0),
+        ("join_threshold", 1.5),
+        ("duplicate_threshold", -0.1),
+        ("novelty_threshold", 2),
+        ("max_novel_sentences", -1),
+        ("max_postings_per_term", 0),
+    ],
+)
+def test_out_of_range_values_are_rejected(key: str, value: object) -> None:
+    with pytest.raises(ValidationError, match=key):
+        StorySettings.model_validate({key: value})
+
+
+def test_settings_are_frozen() -> None:
+    settings = StorySettings()
+    with pytest.raises(ValidationError):
+        settings.join_threshold = 0.9  # type: ignore[misc]

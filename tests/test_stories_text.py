@@ -1,0 +1,99 @@
+"""Text analysis for the story engine: sentences, terms, names, anchors and duplicate sketches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from monitor.stories.text import analyse, sketch_similarity, split_sentences
+
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "stories" / "text_cases.yaml").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("case", CASES["sentences"], ids=[case["name"] for case in CASES["sentences"]])
+def test_split_sentences(case: dict[str, Any]) -> None:
+    assert split_sentences(case["text"]) == case["expect"]
+
+
+@pytest.mark.parametrize("case", CASES["names"], ids=[case["name"] for case in CASES["names"]])
+def test_names(case: dict[str, Any]) -> None:
+    analysis = analyse(case.get("title", ""), case["body"])
+    for term in case.get("names", []):
+        assert term in analysis.names, f"{term!r} should be a name in {sorted(analysis.names)}"
+    for term in case.get("not_names", []):
+        assert term in analysis.counts, f"{term!r} should be a term of {sorted(analysis.counts)}"
+        assert term not in analysis.names, f"{term!r} should not be a name"
+
+
+def test_terms_are_stemmed_without_stop_words_and_count_the_title_twice() -> None:
+    analysis = analyse("Negotiations resume", "The negotiators said negotiations resumed.")
+    assert analysis.counts == {"negoti": 4, "resum": 3}
+
+
+def test_hyphenated_words_and_possessives_count_as_their_parts() -> None:
+    analysis = analyse("", "Kiev's four-year war with Moscow's army.")
+    assert {"kiev", "four", "year", "war", "moscow", "armi"} == set(analysis.counts)
+
+
+def test_sentence_anchors_numbers_and_quotes() -> None:
+    body = 'The latest talks "were very tense", a source told AFP. "They lasted six hours.\nNo quote here.'
+    first, second, third = analyse("", body).sentences
+    assert first.quoted == {"tens"}
+    assert {"afp"} <= first.names
+    assert second.numbers == {"six"}
+    assert second.quoted == {"last", "six", "hour"}
+    # A quotation left open ends with its paragraph.
+    assert third.quoted == frozenset()
+
+
+def test_a_quotation_runs_over_sentences_of_one_paragraph() -> None:
+    body = '"They lasted six hours. They have now concluded," the source said, speaking anonymously.'
+    _first, second = analyse("", body).sentences
+    assert second.quoted == {"conclud"}
+    assert "speak" in second.terms and "speak" not in second.quoted
+
+
+@pytest.mark.parametrize(
+    ("text", "prose"),
+    [
+        ("Ukraine's negotiators met Russian officials in Geneva for six hours on Wednesday.", True),
+        ("Read more: Ukraine's negotiators met Russian officials in Geneva on Wednesday.", False),
+        ("Ukrainian Ambassador Reveals Secret Intelligence Raid, Rift with Zelenskyy", False),
+        ("“That’s all I’m telling you.”", False),
+        ("he said.", False),
+        (
+            "negotiators from both countries met again in geneva on wednesday and talked for six long "
+            "hours about territory prisoners and energy without any agreement",
+            True,
+        ),
+    ],
+)
+def test_prose_excludes_furniture_headlines_and_fragments(text: str, prose: bool) -> None:
+    (sentence,) = analyse("", text).sentences
+    assert sentence.prose is prose
+
+
+def test_sketch_similarity_tells_copies_from_rewrites() -> None:
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+    body = " ".join(
+        f"The {first} met the {second} near {third}."
+        for first, second, third in zip(words, words[3:], words[6:], strict=False)
+    )
+    body = body + " " + body.upper()
+    original = analyse("", body).sketch
+    edited = analyse("", body.replace("near", "beside", 1)).sketch
+    unrelated = analyse("", "Completely different words about weather, football and the stock market.").sketch
+    assert sketch_similarity(original, original) == 1.0
+    assert sketch_similarity(original, edited) > 0.8
+    assert sketch_similarity(original, unrelated) == 0.0
+    assert sketch_similarity(original, ()) == 0.0
+
+
+def test_empty_text_has_nothing() -> None:
+    analysis = analyse("", "   \n ")
+    assert analysis.is_empty
+    assert analysis.sentences == ()
+    assert analysis.sketch == ()
