@@ -1,15 +1,18 @@
-"""Read-only commands: ``stories``, ``sources`` and ``alerts`` (plus ``alerts retry``)."""
+"""Read-only commands: ``stories``, ``sources``, ``alerts`` (plus ``alerts retry``) and ``replay``."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
 
 from monitor.cli.main import Context, cli, handle_errors
-from monitor.model import AlertStatus
+from monitor.durations import parse_duration
+from monitor.errors import ConfigError
+from monitor.model import AlertKind, AlertStatus
+from monitor.replay import ReplayedAlert, replay
 from monitor.store import repo
 
 
@@ -186,3 +189,48 @@ def _health(row: Any) -> str:
     if row is None or row.last_attempt_at is None:
         return "new"
     return "failing" if row.consecutive_failures else "ok"
+
+
+@cli.command("replay")
+@click.option("--topic", "topic_name", required=True, help="The topic to backtest.")
+@click.option("--since", default=None, help="Only articles stored within this long (e.g. 7d).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+@handle_errors
+def replay_command(ctx: Context, topic_name: str, since: str | None, as_json: bool) -> None:
+    """Show the alerts the current config would have produced over stored articles; sends nothing."""
+    app = ctx.app()
+    try:
+        topic = next((t for t in app.config.topics if t.name == topic_name), None)
+        if topic is None:
+            names = ", ".join(t.name for t in app.config.topics) or "none"
+            raise ConfigError(f"no topic named {topic_name!r} (configured: {names})")
+        start = app.clock() - timedelta(seconds=parse_duration(since)) if since else None
+        with app.sessions() as session:
+            alerts_found = list(replay(session, app.config, topic, start))
+        if as_json:
+            click.echo(json.dumps([_replayed(a) for a in alerts_found], indent=2, ensure_ascii=False))
+            return
+        for alert in alerts_found:
+            label = "NEW STORY" if alert.kind is AlertKind.NEW_STORY else "UPDATE"
+            click.echo(f"[{alert.topic}] {label} story {alert.story}: {alert.story_title}")
+            click.echo(f"    article {alert.article_id} ({alert.published:%Y-%m-%d}): {alert.article_title}")
+            for sentence in alert.novel_sentences:
+                click.echo(f"     - {sentence}")
+        updates = sum(1 for a in alerts_found if a.kind is AlertKind.UPDATE)
+        click.echo(f"{len(alerts_found) - updates} new-story alert(s), {updates} update(s); nothing was sent", err=True)
+    finally:
+        app.close()
+
+
+def _replayed(alert: ReplayedAlert) -> dict[str, Any]:
+    return {
+        "kind": alert.kind.value,
+        "topic": alert.topic,
+        "story": alert.story,
+        "story_title": alert.story_title,
+        "article_id": alert.article_id,
+        "article_title": alert.article_title,
+        "published": _iso(alert.published),
+        "novel_sentences": list(alert.novel_sentences),
+    }

@@ -42,8 +42,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
-from operator import add, itemgetter, mul, sub, truediv
+from operator import add, itemgetter, mul
 from typing import Final
+
+import numpy as np
 
 from monitor.model import Role
 from monitor.stories.index import SketchIndex, TermIndex
@@ -54,7 +56,6 @@ from monitor.stories.text import Analysis, analyse, sketch_similarity
 #: Names, two-word names and figures weigh this much more than common words: they tell one
 #: event from another of the same kind (two actresses' rehab stays, two earthquakes).
 NAME_WEIGHT: Final = 2.0
-_BOOSTS: Final = (1.0, NAME_WEIGHT)  # indexed by "is a name"
 
 #: An article is looked up by this many of its highest-weighted terms...
 QUERY_TERMS: Final = 16
@@ -265,28 +266,27 @@ class StoryEngine:
 
         A term weighs (1 + ln tf) x (1 + ln((N + 1) / (df + 1))) x its name weight.
         The smoothed IDF gives a term never seen before the highest weight, not an infinite one.
-        Built with C-level ``map`` chains: this runs for every article.
         """
         cached = self._last_vector
         if cached is not None and cached[0] is analysis and cached[1] == self._doc_count:
             return cached[2]
         counts = analysis.counts
+        size = len(counts)
         terms = list(counts)
         scale = math.log(self._doc_count + 1) + 1.0
-        frequencies = counts.values()
-        if max(frequencies) < len(_SUBLINEAR):
-            term_frequency: Iterable[float] = map(_SUBLINEAR.__getitem__, frequencies)
+        term_frequency = np.fromiter(counts.values(), np.float64, size)
+        doc_frequency = np.fromiter(map(self._doc_freq.get, terms, repeat(1)), np.float64, size)
+        is_name = np.fromiter(map(analysis.names.__contains__, terms), np.bool_, size)
+        raw = (1.0 + np.log(term_frequency)) * (scale - np.log(doc_frequency))
+        raw[is_name] *= NAME_WEIGHT
+        if size > VECTOR_TERMS:
+            strongest = np.argpartition(raw, size - VECTOR_TERMS)[size - VECTOR_TERMS :]
         else:
-            term_frequency = [1.0 + math.log(frequency) for frequency in frequencies]
-        idf = map(sub, repeat(scale), map(math.log, map(self._doc_freq.get, terms, repeat(1))))
-        boost = map(_BOOSTS.__getitem__, map(analysis.names.__contains__, terms))
-        raw = list(map(mul, map(mul, term_frequency, idf), boost))
-        order = sorted(range(len(raw)), key=raw.__getitem__, reverse=True)[:VECTOR_TERMS]
-        norm = math.hypot(*map(raw.__getitem__, order))
-        vector = _Vector(
-            list(map(terms.__getitem__, order)),
-            list(map(truediv, map(raw.__getitem__, order), repeat(norm))),
-        )
+            strongest = np.arange(size)
+        order = strongest[np.argsort(-raw[strongest], kind="stable")]
+        weights = raw[order]
+        weights /= math.sqrt(float(weights @ weights))
+        vector = _Vector(list(map(terms.__getitem__, order.tolist())), weights.tolist())
         self._last_vector = (analysis, self._doc_count, vector)
         return vector
 
@@ -349,10 +349,6 @@ class StoryEngine:
         entry = self._sketches.pop(article_id, None)
         if entry is not None:
             self._sketch_index.remove(article_id, entry[0])
-
-
-# 1 + ln(count) for the usual counts: the tenth mention of a word adds less than the second.
-_SUBLINEAR: Final = tuple(1.0 + math.log(count) if count else 0.0 for count in range(256))
 
 
 def _seconds(moment: datetime) -> float:

@@ -233,6 +233,11 @@ def _classified(text: str) -> tuple[list[str], list[int]]:
     try:
         return list(map(_key_cache.__getitem__, tokens)), list(map(_kind_cache.__getitem__, tokens))
     except KeyError:
+        for token in set(tokens).difference(_key_cache):
+            _remember(token)
+    try:
+        return list(map(_key_cache.__getitem__, tokens)), list(map(_kind_cache.__getitem__, tokens))
+    except KeyError:  # the bounded cache was emptied meanwhile
         classified = [_remember(token) for token in tokens]
         return [key for key, _kind in classified], [kind for _key, kind in classified]
 
