@@ -98,7 +98,8 @@ FEED_BACKOFF_CAP_SECONDS = 6 * 3600.0
 #: A story can be joined while its latest article is at most this old (measured against the
 #: new article's publication time), and is forgotten after it. Three days covers a breaking
 #: story's follow-ups over a weekend while keeping unrelated events with the same actors
-#: (a second summit a week later) apart; a story that keeps being reported stays open.
+#: (a second summit a week later) apart; a story that keeps being reported stays open, and a
+#: report ten days after a story went quiet starts a new one.
 STORY_WINDOW_SECONDS = 3 * 24 * 3600.0
 
 #: Cosine similarity (TF-IDF, names weighted up, after time decay) an article needs with a
@@ -115,7 +116,8 @@ STORY_DUPLICATE_THRESHOLD = 0.70
 #: counted double) is absent from everything the story already held: half of what it says.
 STORY_NOVELTY_THRESHOLD = 0.50
 
-#: How many novel sentences an update alert quotes.
+#: How many novel sentences an update alert quotes (the engine reports all of them, in article
+#: order; three fit a chat message and still say what changed).
 STORY_MAX_NOVEL_SENTENCES = 3
 
 #: Stories remembered per index term; older ones drop out of that term's list, so one common

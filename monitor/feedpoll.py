@@ -11,13 +11,15 @@ import logging
 import queue
 import random
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import FeedsConfig, FeedSourceConfig
-from monitor.model import Incoming
+from monitor.model import Incoming, RawArticle
 from monitor.pipeline import Pipeline
 from monitor.polling import PollOutcome, record_health
 from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, poll_feeds
@@ -106,6 +108,19 @@ def poll_feed_sources(
     return list(outcomes.values())
 
 
+def without_shared_links(articles: Sequence[RawArticle]) -> list[RawArticle]:
+    """The articles, minus the canonical link of any that share it with another item.
+
+    Some feeds link every item to their home page. A link shared by distinct items of one
+    document identifies none of them, and the store must not merge them by it.
+    """
+    uses = Counter(article.canonical_url for article in articles if article.canonical_url)
+    return [
+        replace(article, canonical_url=None) if uses[article.canonical_url or ""] > 1 else article
+        for article in articles
+    ]
+
+
 def _store(
     sessions: sessionmaker[Session],
     pipeline: Pipeline,
@@ -119,7 +134,8 @@ def _store(
         with sessions() as session:
             row = session.get(SourceRow, source_id)
             assert row is not None
-        outcome.report = pipeline.ingest(row, [Incoming(article) for article in result.articles])
+        articles = without_shared_links(result.articles)
+        outcome.report = pipeline.ingest(row, [Incoming(article) for article in articles])
         for note in result.notes:
             log.warning("%s: %s", feed.name, note, extra={"source": feed.name})
     with sessions.begin() as session:

@@ -28,6 +28,7 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -193,9 +194,12 @@ class Outbox:
         """
         report = DeliveryReport()
         queued: dict[_JobKey, list[int]] = {}
-        in_hand: set[int] = set()
         running: dict[Future[DeliveryReport], tuple[_JobKey, list[int]]] = {}
-        self._claim(queued, in_hand)
+        self._claim(queued)
+        # Leases are kept alive while this pass holds rows, so a send slower than the lease
+        # (pacing, an inline Retry-After) is never taken over and repeated by another worker.
+        heartbeat = min(RECLAIM_SECONDS, self.lease.total_seconds() / 3)
+        last_claim = time.monotonic()
         with ThreadPoolExecutor(max_workers=MAX_PARALLEL_DESTINATIONS) as pool:
             while True:
                 busy = {key for key, _ids in running.values()}
@@ -204,29 +208,44 @@ class Outbox:
                     running[pool.submit(self._job(key), key[1:], ids)] = (key, ids)
                 if not running:
                     return report
-                done, _pending = wait(running, timeout=RECLAIM_SECONDS, return_when=FIRST_COMPLETED)
+                done, _pending = wait(running, timeout=heartbeat, return_when=FIRST_COMPLETED)
                 for future in done:
-                    _key, ids = running.pop(future)
-                    in_hand.difference_update(ids)
+                    _key, _ids = running.pop(future)
                     try:
                         report.add(future.result())
                     except Exception:  # rows stay leased and are retried when the lease expires
                         log.exception("delivery to %s %s failed unexpectedly", *_key[1:])
                 if running:
-                    self._claim(queued, in_hand)
+                    in_hand = {i for ids in queued.values() for i in ids}
+                    in_hand.update(i for _key, ids in running.values() for i in ids)
+                    self._keep_leases(in_hand)
+                    if done or time.monotonic() - last_claim >= RECLAIM_SECONDS:
+                        self._claim(queued)
+                        last_claim = time.monotonic()
 
-    def _claim(self, queued: dict[_JobKey, list[int]], in_hand: set[int]) -> None:
-        """Lease the due rows not already in hand, queued per destination in id order."""
+    def _keep_leases(self, in_hand: Collection[int]) -> None:
+        now = self.clock()
+        with self.sessions.begin() as session:
+            repo.extend_leases(
+                session, in_hand, self.owner, until=now + self.lease, expiring_before=now + self.lease / 2
+            )
+
+    def _claim(self, queued: dict[_JobKey, list[int]]) -> None:
+        """Lease the due rows, queued per destination in id order behind what is queued already.
+
+        A row still listed in a running job comes back only once that job has given it back
+        (it waits for a retry) or lost its lease; sending it twice is impossible either way,
+        because every send first checks, under a row lock, that the row is pending and ours.
+        """
         if self._stopping.is_set():
             return
         now = self.clock()
         with self.sessions.begin() as session:
             for row in repo.due_alerts(session, now, self.owner, now + self.lease, CLAIM_LIMIT):
-                if row.id in in_hand:
-                    continue
-                in_hand.add(row.id)
                 digest = self.digest_period(row.topic, row.notifier, row.destination) is not None
-                queued.setdefault((digest, row.notifier, row.destination), []).append(row.id)
+                ids = queued.setdefault((digest, row.notifier, row.destination), [])
+                if row.id not in ids:
+                    ids.append(row.id)
 
     def _job(self, key: _JobKey) -> Callable[[tuple[str, str], Sequence[int]], DeliveryReport]:
         return self._deliver_digest if key[0] else self._deliver_group
@@ -291,10 +310,12 @@ class Outbox:
     def _deliver_one(self, notifier: Notifier, alert_id: int) -> _Outcome:
         now = self.clock()
         with self.sessions.begin() as session:
-            # Locked and re-leased, so no other worker can claim it while it is being sent.
-            alert = session.get(AlertRow, alert_id, with_for_update=True)
-            if alert is None or alert.status != AlertStatus.PENDING or alert.lease_owner != self.owner:
+            # Re-leased in one statement that also checks it is still ours and pending, so no
+            # other worker can take it while it is being sent (the pass's heartbeat keeps it).
+            if alert_id not in repo.hold_leases(session, [alert_id], self.owner, now + self.lease):
                 return _Outcome("deferred")
+            alert = session.get(AlertRow, alert_id)
+            assert alert is not None
             thread_ref: str | None = None
             if alert.kind == AlertKind.UPDATE:
                 thread = repo.thread_for(session, alert.story_id, alert.notifier, alert.destination)
@@ -316,7 +337,6 @@ class Outbox:
                         return _Outcome("deferred", retry_at=until)
                 elif not thread.failed:
                     thread_ref = thread.thread_ref
-            alert.lease_expires_at = now + self.lease
             message = build_message(session, alert, self.config)
             destination, kind, story_id = alert.destination, AlertKind(alert.kind), alert.story_id
         try:
@@ -341,16 +361,12 @@ class Outbox:
             return report
         now = self.clock()
         with self.sessions.begin() as session:
-            rows = [session.get(AlertRow, alert_id, with_for_update=True) for alert_id in alert_ids]
-            mine = [
-                row
-                for row in rows
-                if row is not None and row.status == AlertStatus.PENDING and row.lease_owner == self.owner
+            held = repo.hold_leases(session, alert_ids, self.owner, now + self.lease)
+            rows = [
+                row for alert_id in alert_ids if alert_id in held and (row := session.get(AlertRow, alert_id))
             ]
-            for row in mine:
-                row.lease_expires_at = now + self.lease
-            messages = [build_message(session, row, self.config) for row in mine]
-            sending = [row.id for row in mine]
+            messages = [build_message(session, row, self.config) for row in rows]
+            sending = [row.id for row in rows]
         report.deferred += len(alert_ids) - len(sending)
         if not sending:
             return report

@@ -1,19 +1,24 @@
 """Orchestration only: stored articles flow source -> store -> stories -> topics -> alerts.
 
-Each batch is one transaction, and every article in it is its own savepoint, so an
-article, its story changes and the alerts it causes commit together, and one bad item
-never loses the others. Storage decides what is new: an item seen before never reaches
-the story engine or the topics again, so it can never alert twice.
+Each batch is one transaction: an article, its story changes and the alerts it causes
+commit together. Storage decides what is new: an item seen before never reaches the story
+engine or the topics again, so it can never alert twice.
+
+Speed comes from doing per batch what can be done per batch: one look-up of which items,
+texts and links are already stored, ids handed out in memory (under the write lock), and
+one flush of all new rows. Should anything in a batch fail, the batch is rolled back and
+retried one article at a time, each in a savepoint, so one bad item never loses the others.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +32,7 @@ from monitor.store.tables import (
     ArticleRevisionRow,
     ArticleRow,
     ArticleSourceRow,
+    SourceFileRow,
     SourceRow,
     StoryRow,
     StoryTopicRow,
@@ -39,6 +45,9 @@ log = logging.getLogger(__name__)
 
 #: Articles per transaction: large enough to amortise the commit, small enough to stream.
 BATCH_SIZE = 500
+
+#: The length of the article_sources.external_id column.
+_EXTERNAL_ID_LIMIT = 255
 
 #: Any constant works; it names the lock that serialises story assignment across workers.
 _STORY_LOCK_ID = 0x6D6F6E69
@@ -63,6 +72,50 @@ class IngestReport:
         self.errors.extend(other.errors)
 
 
+class _Batch:
+    """What one batch needs to know about stored rows, fetched once, kept current."""
+
+    def __init__(self, session: Session, source_id: int, items: Sequence[Incoming]) -> None:
+        self.session = session
+        self.source_id = source_id
+        self.next_article_id = (session.scalar(select(func.max(ArticleRow.id))) or 0) + 1
+        self.next_story_id = (session.scalar(select(func.max(StoryRow.id))) or 0) + 1
+        external_ids = [stored_external_id(item.article.external_id) for item in items]
+        digests = [repo.text_hash(item.article.title, item.article.body) for item in items]
+        urls = [item.article.canonical_url for item in items if item.article.canonical_url]
+        self.digests = dict(zip((id(item) for item in items), digests, strict=True))
+        self.seen: dict[str, int] = repo.article_ids_by_external_id(session, source_id, external_ids)
+        self.by_hash: dict[str, ArticleRow] = repo.articles_by_text_hash(session, digests)
+        self.by_url: dict[str, ArticleRow] = repo.articles_by_canonical_url(session, urls)
+        self.stories: dict[int, StoryRow] = {}
+        self.story_sources: dict[int, set[int]] = {}
+        self.story_topics: dict[int, set[str]] = {}
+        self.inserted = False
+
+    def article(self, article_id: int) -> ArticleRow:
+        found = self.session.get(ArticleRow, article_id)
+        assert found is not None
+        return found
+
+    def story(self, story_id: int) -> StoryRow | None:
+        if story_id not in self.stories:
+            found = self.session.get(StoryRow, story_id)
+            if found is None:
+                return None
+            self.stories[story_id] = found
+        return self.stories[story_id]
+
+    def sources_of(self, story_id: int) -> set[int]:
+        if story_id not in self.story_sources:
+            self.story_sources[story_id] = repo.story_source_ids(self.session, story_id)
+        return self.story_sources[story_id]
+
+    def topics_of(self, story_id: int) -> set[str]:
+        if story_id not in self.story_topics:
+            self.story_topics[story_id] = repo.story_topics(self.session, story_id)
+        return self.story_topics[story_id]
+
+
 class Pipeline:
     """Stores incoming articles, groups them into stories and writes the alerts they cause."""
 
@@ -85,11 +138,14 @@ class Pipeline:
     def reconfigure(self, config: Config, targets: Mapping[str, Sequence[Target]]) -> None:
         """Adopt a reloaded config; the story window survives unless its settings changed."""
         if config.stories != self.config.stories:
-            self.engine = StoryEngine(config.stories)
-            self._synced_article_id = 0
+            self._reset_engine()
         self.config, self.targets = config, targets
 
     # --- the story window ----------------------------------------------------------------
+
+    def _reset_engine(self) -> None:
+        self.engine = StoryEngine(self.config.stories)
+        self._synced_article_id = 0
 
     def _sync_story_window(self, session: Session) -> None:
         """Feed the engine every article stored since it last looked (at start-up, or by
@@ -100,7 +156,6 @@ class Pipeline:
             assert row.story_id is not None
             self.engine.add(_story_doc(row, ""), row.story_id, Role(row.role or Role.FIRST))
             self._synced_article_id = row.id
-        self.engine.evict(now)
 
     # --- ingest ----------------------------------------------------------------------------
 
@@ -112,35 +167,62 @@ class Pipeline:
     ) -> IngestReport:
         """Store a source's new items (and record its rejected files) in batches."""
         report = IngestReport()
-        for failure in rejected:
-            report.add(self._ingest_batch(source.id, source.name, [], [failure]))
+        if rejected:
+            with self.sessions.begin() as session:
+                for failure in rejected:
+                    self._record_rejection(session, source.id, failure, report)
         for start in range(0, len(incoming), BATCH_SIZE):
-            report.add(self._ingest_batch(source.id, source.name, incoming[start : start + BATCH_SIZE], []))
+            batch = incoming[start : start + BATCH_SIZE]
+            try:
+                report.add(self._ingest_batch(source.id, source.name, batch, one_by_one=False))
+            except IntegrityError as exc:
+                # Another worker or process wrote one of these rows first. The engine may
+                # hold articles that just rolled back: rebuild it, then go one by one.
+                log.info("batch conflicted (%s); retrying article by article", exc.orig)
+                self._reset_engine()
+                report.add(self._ingest_batch(source.id, source.name, batch, one_by_one=True))
+            except Exception:
+                self._reset_engine()
+                raise
         return report
 
     def _ingest_batch(
-        self, source_id: int, source_name: str, batch: Sequence[Incoming], rejected: Sequence[Rejection]
+        self, source_id: int, source_name: str, items: Sequence[Incoming], *, one_by_one: bool
     ) -> IngestReport:
         report = IngestReport()
-        try:
-            with self.sessions.begin() as session:
-                if batch and self._multi_worker:
-                    session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _STORY_LOCK_ID})
-                if batch and (self._multi_worker or self._synced_article_id == 0):
-                    self._sync_story_window(session)
-                for failure in rejected:
-                    self._record_rejection(session, source_id, failure, report)
-                for item in batch:
-                    self._ingest_one_safely(session, source_id, source_name, item, report)
-        except Exception:
-            # The engine may hold articles whose transaction just rolled back; rebuild it.
-            self.engine = StoryEngine(self.config.stories)
-            self._synced_article_id = 0
-            raise
-        if not self._multi_worker:
-            with self.sessions() as session:
-                self._synced_article_id = max(self._synced_article_id, repo.max_article_id(session))
+        with self.sessions.begin() as session:
+            # A write first, so SQLite takes its write lock before ids are handed out below;
+            # on PostgreSQL the advisory lock serialises batches of every worker.
+            session.execute(update(SourceRow).where(SourceRow.id == source_id).values(last_attempt_at=self.clock()))
+            if self._multi_worker:
+                session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _STORY_LOCK_ID})
+            if self._multi_worker or self._synced_article_id == 0:
+                self._sync_story_window(session)
+            self.engine.evict(self.clock())
+            with session.no_autoflush:
+                batch = _Batch(session, source_id, items)
+                for item in items:
+                    if one_by_one:
+                        self._ingest_one_in_savepoint(batch, source_name, item, report)
+                    else:
+                        self._ingest_one(batch, source_name, item, report)
+            session.flush()
+            if batch.inserted and self._multi_worker:
+                repo.advance_id_sequences(session)
+            self._synced_article_id = max(self._synced_article_id, batch.next_article_id - 1)
         return report
+
+    def _ingest_one_in_savepoint(self, batch: _Batch, source_name: str, item: Incoming, report: IngestReport) -> None:
+        try:
+            with batch.session.begin_nested():
+                self._ingest_one(batch, source_name, item, report)
+                batch.session.flush()
+        except IntegrityError as exc:
+            report.known += 1
+            report.errors.append(f"{item.article.origin}: {exc.orig}")
+            log.info("%s already stored elsewhere: %s", item.article.origin, exc.orig)
+            self._reset_engine()
+            self._sync_story_window(batch.session)
 
     def _record_rejection(self, session: Session, source_id: int, failure: Rejection, report: IngestReport) -> None:
         report.rejected += 1
@@ -163,58 +245,33 @@ class Pipeline:
         if new:
             log.warning("rejected %s: %s", failure.origin, failure.reason, extra={"origin": failure.origin})
 
-    def _ingest_one_safely(
-        self, session: Session, source_id: int, source_name: str, item: Incoming, report: IngestReport
-    ) -> None:
-        try:
-            with session.begin_nested():
-                article_id = self._ingest_one(session, source_id, source_name, item.article, report)
-                if item.file is not None:
-                    repo.record_file(
-                        session,
-                        source_id=source_id,
-                        path=item.file.path,
-                        content_hash=item.file.content_hash,
-                        size=item.file.size,
-                        mtime_ns=item.file.mtime_ns,
-                        status="ingested",
-                        reason=None,
-                        article_id=article_id,
-                        now=self.clock(),
-                    )
-        except IntegrityError as exc:
-            # Another worker stored the same article a moment ago: it is known, not lost.
-            report.known += 1
-            log.info("%s already stored elsewhere: %s", item.article.origin, exc.orig)
-
-    def _ingest_one(
-        self, session: Session, source_id: int, source_name: str, raw: RawArticle, report: IngestReport
-    ) -> int:
-        now = self.clock()
-        digest = repo.text_hash(raw.title, raw.body)
-        seen = repo.article_source(session, source_id, raw.external_id)
-        if seen is not None:
-            article = session.get(ArticleRow, seen.article_id)
-            assert article is not None
-            if article.text_hash == digest:
+    def _ingest_one(self, batch: _Batch, source_name: str, item: Incoming, report: IngestReport) -> None:
+        raw, session, now = item.article, batch.session, self.clock()
+        digest = batch.digests.get(id(item)) or repo.text_hash(raw.title, raw.body)
+        external_id = stored_external_id(raw.external_id)
+        seen_id = batch.seen.get(external_id)
+        if seen_id is not None:
+            known = batch.by_hash.get(digest)
+            if known is not None and known.id == seen_id:
                 report.known += 1
             else:
-                self._revise(session, article, raw, digest, source_name, report)
-            return article.id
+                self._revise(batch, batch.article(seen_id), raw, digest, source_name, report)
+            self._record_file(batch, item, seen_id, now)
+            return
 
-        existing = repo.article_by_text_hash(session, digest)
-        if existing is None and raw.canonical_url:
-            existing = repo.article_by_canonical_url(session, raw.canonical_url)
+        existing = batch.by_hash.get(digest) or (batch.by_url.get(raw.canonical_url) if raw.canonical_url else None)
         if existing is not None:
             # The same article from another source, or re-published under a new GUID.
-            self._link_source(session, existing, source_id, raw, now)
+            self._link_source(batch, existing, raw, now)
             if existing.text_hash == digest:
                 report.merged += 1
             else:
-                self._revise(session, existing, raw, digest, source_name, report)
-            return existing.id
+                self._revise(batch, existing, raw, digest, source_name, report)
+            self._record_file(batch, item, existing.id, now)
+            return
 
         article = ArticleRow(
+            id=batch.next_article_id,
             text_hash=digest,
             canonical_url=raw.canonical_url,
             title=raw.title,
@@ -229,52 +286,87 @@ class Pipeline:
             published_estimated=raw.published_estimated,
             first_seen_at=now,
             revision=0,
+            novel_sentences=[],
+            body_pruned=False,
         )
+        batch.next_article_id += 1
+        batch.inserted = True
         session.add(article)
-        session.flush()
-        self._link_source(session, article, source_id, raw, now)
-        doc = _story_doc(article, source_name)
+        batch.by_hash[digest] = article
+        if raw.canonical_url:
+            batch.by_url.setdefault(raw.canonical_url, article)
+        doc = _story_doc(article, source_name, raw.published_estimated)
         assignment = self.engine.assign(doc)
-        story = self._place_in_story(session, article, assignment, now, report)
-        self.engine.add(doc, story.id, assignment.role)
+        story = self._place_in_story(batch, article, assignment, now, report)
+        self._link_source(batch, article, raw, now)
+        self._record_file(batch, item, article.id, now)
+        self.engine.add(doc, story.id, Role(article.role or Role.FIRST))
         report.stored += 1
-        context = {"source": source_name, "article_id": article.id, "story_id": story.id}
-        if article.role in (Role.FIRST, Role.UPDATE):
-            log.info("%s of story %d: %s", article.role, story.id, article.title[:120], extra=context)
-        else:
-            log.debug("%s of story %d: %s", article.role, story.id, article.title[:120], extra=context)
-        self._track(session, story, article, assignment, report)
-        return article.id
+        log.debug(
+            "%s of story %d: %s",
+            article.role,
+            story.id,
+            article.title[:120],
+            extra={"source": source_name, "article_id": article.id, "story_id": story.id},
+        )
+        self._track(batch, story, article, assignment, report)
 
-    def _link_source(
-        self, session: Session, article: ArticleRow, source_id: int, raw: RawArticle, now: datetime
-    ) -> None:
-        session.add(
+    def _record_file(self, batch: _Batch, item: Incoming, article_id: int, now: datetime) -> None:
+        if item.file is None:
+            return
+        batch.session.add(
+            SourceFileRow(
+                source_id=batch.source_id,
+                path=item.file.path,
+                content_hash=item.file.content_hash,
+                size=item.file.size,
+                mtime_ns=item.file.mtime_ns,
+                status="ingested",
+                reason=None,
+                article_id=article_id,
+                seen_at=now,
+            )
+        )
+
+    def _link_source(self, batch: _Batch, article: ArticleRow, raw: RawArticle, now: datetime) -> None:
+        external_id = stored_external_id(raw.external_id)
+        batch.session.add(
             ArticleSourceRow(
                 article_id=article.id,
-                source_id=source_id,
-                external_id=raw.external_id,
+                source_id=batch.source_id,
+                external_id=external_id,
                 origin=raw.origin,
                 first_seen_at=now,
             )
         )
-        session.flush()
-        if article.story_id is not None:
-            story = session.get(StoryRow, article.story_id)
-            if story is not None:
-                story.source_count = repo.count_story_sources(session, story.id)
+        batch.seen[external_id] = article.id
+        story = batch.story(article.story_id) if article.story_id is not None else None
+        if story is not None:
+            sources = batch.sources_of(story.id)
+            if batch.source_id not in sources:
+                sources.add(batch.source_id)
+                story.source_count = len(sources)
                 story.updated_at = now
 
     def _place_in_story(
-        self, session: Session, article: ArticleRow, assignment: Assignment, now: datetime, report: IngestReport
+        self, batch: _Batch, article: ArticleRow, assignment: Assignment, now: datetime, report: IngestReport
     ) -> StoryRow:
-        story = session.get(StoryRow, assignment.story_id) if assignment.story_id is not None else None
+        story = batch.story(assignment.story_id) if assignment.story_id is not None else None
         if story is None:
             story = StoryRow(
-                title=article.title, first_seen_at=now, updated_at=now, article_count=0, source_count=0
+                id=batch.next_story_id,
+                title=article.title,
+                first_seen_at=now,
+                updated_at=now,
+                article_count=0,
+                source_count=0,
+                update_count=0,
             )
-            session.add(story)
-            session.flush()
+            batch.next_story_id += 1
+            batch.session.add(story)
+            batch.stories[story.id] = story
+            batch.story_sources[story.id] = set()
+            batch.story_topics[story.id] = set()
             report.stories_created += 1
             role = Role.FIRST
         else:
@@ -284,14 +376,11 @@ class Pipeline:
         story.article_count += 1
         story.update_count += int(role is Role.UPDATE)
         story.updated_at = now
-        story.title = self.engine.title(story.id) or story.title
-        session.flush()
-        story.source_count = repo.count_story_sources(session, story.id)
         return story
 
     def _revise(
         self,
-        session: Session,
+        batch: _Batch,
         article: ArticleRow,
         raw: RawArticle,
         digest: str,
@@ -299,7 +388,7 @@ class Pipeline:
         report: IngestReport,
     ) -> None:
         """A stored article changed at its source: keep the old text, judge the new one."""
-        now = self.clock()
+        session, now = batch.session, self.clock()
         session.add(
             ArticleRevisionRow(
                 article_id=article.id,
@@ -309,25 +398,30 @@ class Pipeline:
                 replaced_at=now,
             )
         )
-        if repo.article_by_text_hash(session, digest) is None:
+        if digest not in batch.by_hash:
+            batch.by_hash.pop(article.text_hash, None)
             article.text_hash = digest
+            batch.by_hash[digest] = article
         article.title, article.body, article.revision = raw.title, raw.body, article.revision + 1
         report.revised += 1
         if article.story_id is None:
             return
-        doc = _story_doc(article, source_name)
+        doc = _story_doc(article, source_name, raw.published_estimated)
         assessment = self.engine.assess_revision(doc, article.story_id)
-        story = session.get(StoryRow, article.story_id)
+        if self.engine.title(article.story_id) is not None:
+            # The window learns the new text, so a fact it brought is not news a second time.
+            self.engine.add(doc, article.story_id, Role(article.role or Role.RELATED))
+        story = batch.story(article.story_id)
         if story is None or assessment.role is not Role.UPDATE:
             return
         article.novel_sentences = list(assessment.novel_sentences)
         story.update_count += 1
         story.updated_at = now
-        self._track(session, story, article, assessment, report, revision=article.revision)
+        self._track(batch, story, article, assessment, report, revision=article.revision)
 
     def _track(
         self,
-        session: Session,
+        batch: _Batch,
         story: StoryRow,
         article: ArticleRow,
         assignment: Assignment,
@@ -336,7 +430,7 @@ class Pipeline:
     ) -> None:
         if not self.config.topics:
             return
-        tracked = repo.story_topics(session, story.id) if article.role != Role.FIRST else set()
+        tracked = batch.topics_of(story.id)
         before = set(tracked)
         role = Role.UPDATE if revision else Role(article.role or Role.FIRST)
         planned = plan_alerts(
@@ -348,14 +442,20 @@ class Pipeline:
         )
         now = self.clock()
         for topic_name in tracked - before:
-            session.add(StoryTopicRow(story_id=story.id, topic=topic_name, article_id=article.id, matched_at=now))
+            batch.session.add(
+                StoryTopicRow(story_id=story.id, topic=topic_name, article_id=article.id, matched_at=now)
+            )
+        if not planned:
+            return
+        # The alert rows reference this story and article: they must exist first.
+        batch.session.flush()
         for plan in planned:
             for target in self.targets.get(plan.topic.name, ()):
                 # A story is announced once per target; each update (or revision) once more.
                 cause = f"{article.id}.{revision}" if plan.kind is AlertKind.UPDATE else "root"
                 key = repo.alert_key(plan.kind, plan.topic.name, story.id, cause, target.notifier, target.destination)
                 written = repo.insert_ignoring_conflict(
-                    session,
+                    batch.session,
                     AlertRow,
                     {
                         "key": key,
@@ -372,9 +472,27 @@ class Pipeline:
                     },
                 )
                 report.alerts += int(written)
+                if written:
+                    log.info(
+                        "%s alert queued for %s → %s %s: %s",
+                        plan.kind.value,
+                        plan.topic.name,
+                        target.notifier,
+                        target.destination,
+                        story.title[:120],
+                        extra={"article_id": article.id, "story_id": story.id},
+                    )
 
 
-def _story_doc(article: ArticleRow, source_name: str) -> StoryDoc:
+def stored_external_id(external_id: str) -> str:
+    """The external id as stored: one longer than the column (a long GUID or link) is hashed,
+    so it still fits and still identifies the same item on every poll."""
+    if len(external_id) <= _EXTERNAL_ID_LIMIT:
+        return external_id
+    return "sha256:" + hashlib.sha256(external_id.encode("utf-8")).hexdigest()
+
+
+def _story_doc(article: ArticleRow, source_name: str, estimated: bool | None = None) -> StoryDoc:
     return StoryDoc(
         article_id=article.id,
         title=article.title,

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -190,6 +190,57 @@ def article_by_canonical_url(session: Session, url: str) -> ArticleRow | None:
     return session.scalar(select(ArticleRow).where(ArticleRow.canonical_url == url).limit(1))
 
 
+def article_ids_by_external_id(session: Session, source_id: int, external_ids: Sequence[str]) -> dict[str, int]:
+    """Which of a source's items are stored already: external id -> article id."""
+    if not external_ids:
+        return {}
+    rows = session.execute(
+        select(ArticleSourceRow.external_id, ArticleSourceRow.article_id).where(
+            ArticleSourceRow.source_id == source_id, ArticleSourceRow.external_id.in_(set(external_ids))
+        )
+    )
+    return {external_id: article_id for external_id, article_id in rows}
+
+
+def articles_by_text_hash(session: Session, digests: Sequence[str]) -> dict[str, ArticleRow]:
+    if not digests:
+        return {}
+    rows = session.scalars(select(ArticleRow).where(ArticleRow.text_hash.in_(set(digests))))
+    return {row.text_hash: row for row in rows}
+
+
+def articles_by_canonical_url(session: Session, urls: Sequence[str]) -> dict[str, ArticleRow]:
+    if not urls:
+        return {}
+    found: dict[str, ArticleRow] = {}
+    for row in session.scalars(
+        select(ArticleRow).where(ArticleRow.canonical_url.in_(set(urls))).order_by(ArticleRow.id)
+    ):
+        assert row.canonical_url is not None
+        found.setdefault(row.canonical_url, row)
+    return found
+
+
+def story_source_ids(session: Session, story_id: int) -> set[int]:
+    """The sources that have reported a story."""
+    return set(
+        session.scalars(
+            select(ArticleSourceRow.source_id)
+            .join(ArticleRow, ArticleRow.id == ArticleSourceRow.article_id)
+            .where(ArticleRow.story_id == story_id)
+            .distinct()
+        )
+    )
+
+
+def advance_id_sequences(session: Session) -> None:
+    """PostgreSQL: move the id sequences past ids the pipeline handed out itself."""
+    for table in ("articles", "stories"):
+        session.execute(
+            text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+        )
+
+
 def articles_since_id(session: Session, after_id: int, since: datetime) -> Sequence[ArticleRow]:
     """Articles stored after ``after_id`` that belong to the active window, in arrival order."""
     return session.scalars(
@@ -280,20 +331,73 @@ def alert_key(kind: str, topic: str, story_id: int, cause: str, notifier: str, d
     return f"{kind}:{story_id}:{cause}:{digest}"
 
 
-def due_alerts(session: Session, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[AlertRow]:
+def due_alerts(
+    session: Session, now: datetime, owner: str, lease_until: datetime, limit: int
+) -> list[AlertRow]:
     """Claim pending alerts that are due: oldest first, skipping rows another worker holds."""
     claimable = and_(
         AlertRow.status == AlertStatus.PENDING,
         AlertRow.next_attempt_at <= now,
         or_(AlertRow.lease_expires_at.is_(None), AlertRow.lease_expires_at < now),
     )
-    query = select(AlertRow).where(claimable).order_by(AlertRow.id).limit(limit)
+    query = select(AlertRow.id).where(claimable).order_by(AlertRow.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = list(session.scalars(query))
-    for row in rows:
-        row.lease_owner, row.lease_expires_at = owner, lease_until
-    return rows
+    candidates = list(session.scalars(query))
+    if not candidates:
+        return []
+    # The UPDATE checks the condition again: SQLite has no row locks, so a row another worker
+    # claimed or renewed since the SELECT must not be taken from it.
+    claimed = list(
+        session.scalars(
+            update(AlertRow)
+            .where(AlertRow.id.in_(candidates), claimable)
+            .values(lease_owner=owner, lease_expires_at=lease_until)
+            .returning(AlertRow.id),
+            execution_options={"synchronize_session": False},
+        )
+    )
+    if not claimed:
+        return []
+    return list(session.scalars(select(AlertRow).where(AlertRow.id.in_(claimed)).order_by(AlertRow.id)))
+
+
+def hold_leases(session: Session, alert_ids: Collection[int], owner: str, until: datetime) -> set[int]:
+    """Renew ``owner``'s lease on those of ``alert_ids`` it still holds and that are still
+    pending, in one statement; returns them. A row missing from the answer must not be sent."""
+    if not alert_ids:
+        return set()
+    statement = (
+        update(AlertRow)
+        .where(
+            AlertRow.id.in_(list(alert_ids)),
+            AlertRow.lease_owner == owner,
+            AlertRow.status == AlertStatus.PENDING,
+        )
+        .values(lease_expires_at=until)
+        .returning(AlertRow.id)
+    )
+    return set(session.scalars(statement, execution_options={"synchronize_session": False}))
+
+
+def extend_leases(
+    session: Session, alert_ids: Collection[int], owner: str, *, until: datetime, expiring_before: datetime
+) -> None:
+    """Push back to ``until`` the leases ``owner`` still holds on pending rows that would
+    expire before ``expiring_before`` (a row another worker took meanwhile stays theirs)."""
+    if not alert_ids:
+        return
+    session.execute(
+        update(AlertRow)
+        .where(
+            AlertRow.id.in_(list(alert_ids)),
+            AlertRow.lease_owner == owner,
+            AlertRow.status == AlertStatus.PENDING,
+            AlertRow.lease_expires_at < expiring_before,
+        )
+        .values(lease_expires_at=until),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def alert_by_id(session: Session, alert_id: int) -> AlertRow | None:

@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -53,6 +53,10 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# The many-to-one ``relationship`` s below are never loaded (``lazy="raise"``): they exist
+# so the unit of work inserts parents before children when a batch flushes at once.
 
 
 class Base(DeclarativeBase):
@@ -101,6 +105,7 @@ class SourceFileRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     seen_at: Mapped[datetime]
+    article: Mapped[ArticleRow | None] = relationship(lazy="raise")
 
 
 class StoryRow(Base):
@@ -146,6 +151,7 @@ class ArticleRow(Base):
     novel_sentences: Mapped[list[str]] = mapped_column(JSON, default=list)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     body_pruned: Mapped[bool] = mapped_column(Boolean, default=False)
+    story: Mapped[StoryRow | None] = relationship(lazy="raise")
 
 
 class ArticleSourceRow(Base):
@@ -160,6 +166,7 @@ class ArticleSourceRow(Base):
     external_id: Mapped[str] = mapped_column(String(255))
     origin: Mapped[str] = mapped_column(Text)
     first_seen_at: Mapped[datetime]
+    article: Mapped[ArticleRow] = relationship(lazy="raise")
 
 
 class ArticleRevisionRow(Base):
@@ -173,6 +180,7 @@ class ArticleRevisionRow(Base):
     title: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     replaced_at: Mapped[datetime]
+    article: Mapped[ArticleRow] = relationship(lazy="raise")
 
 
 class StoryTopicRow(Base):
@@ -186,6 +194,8 @@ class StoryTopicRow(Base):
     topic: Mapped[str] = mapped_column(String(200), index=True)
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     matched_at: Mapped[datetime]
+    story: Mapped[StoryRow] = relationship(lazy="raise")
+    article: Mapped[ArticleRow | None] = relationship(lazy="raise")
 
 
 class AlertRow(Base):

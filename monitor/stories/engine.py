@@ -13,12 +13,13 @@ changing anything, whether the article starts a story or joins one, and as what:
     it belongs to the story but says nothing new enough.
 
 An article belongs to the story it resembles most when that resemblance reaches
-``join_threshold``: the cosine similarity of its TF-IDF vector with the story's centroid (the
-sum of its articles' unit vectors). Names count double, document frequencies are learned
-from the stream itself, and the similarity decays linearly with the time between the
-article and the story's nearest report, by up to a quarter at ``window_seconds``; beyond the
-window a story cannot be joined. A near-duplicate of a story's article joins that story whatever
-the cosine says.
+``join_threshold``: the cosine similarity of its TF-IDF vector (its :data:`VECTOR_TERMS`
+strongest terms) with the story's centroid (the sum of its articles' unit vectors). Names and
+figures weigh double (see :mod:`monitor.stories.text` for how names are found without a
+named-entity library), document frequencies are learned from the stream itself, and the
+similarity decays linearly with the time between the article and the story's nearest report,
+by up to a quarter at ``window_seconds``; beyond the window a story cannot be joined. A
+near-duplicate of a story's article joins that story whatever the cosine says.
 
 Candidate stories come from an inverted index over each article's highest-weighted terms
 (its rarest words and names), capped per term, and duplicates from an index of shingle
@@ -38,7 +39,9 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
@@ -68,11 +71,9 @@ VECTOR_TERMS: Final = 64
 SCORED_CANDIDATES: Final = 6
 #: Two sketches must share this many hashes before their resemblance is estimated.
 MIN_SHARED_SKETCH_HASHES: Final = 4
-#: Articles remembered per shingle hash (copies of one text share their hashes).
-MAX_ARTICLES_PER_HASH: Final = 16
 #: A story's term vector is pruned to its strongest terms beyond this size.
 MAX_STORY_TERMS: Final = 6000
-#: Document frequencies are pruned of one-off terms beyond this many terms.
+#: Document frequencies are pruned (of one-off terms first) beyond this many terms.
 MAX_TRACKED_TERMS: Final = 400_000
 #: Similarity loses up to this share across the window: a close match still joins a story
 #: that went quiet for days, a borderline one only while the story is fresh.
@@ -102,24 +103,56 @@ class Assignment:
     similarity: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
 class _Vector:
-    """A unit TF-IDF vector as parallel lists, strongest term first."""
+    """A unit TF-IDF vector as parallel sequences, strongest term first."""
 
-    terms: list[str]
-    weights: list[float]
+    __slots__ = ("_mapping", "terms", "weights")
+
+    def __init__(self, terms: Sequence[str], weights: Sequence[float]) -> None:
+        self.terms = terms
+        self.weights = weights
+        self._mapping: dict[str, float] | None = None
+
+    def get(self, term: str, default: float) -> float:
+        """The weight of ``term`` (a dict is built on first use)."""
+        if self._mapping is None:
+            self._mapping = dict(zip(self.terms, self.weights, strict=True))
+        return self._mapping.get(term, default)
 
 
 @dataclass(slots=True)
 class _Story:
+    """One story of the window. A story of one article (most of them) is kept compact: its
+    article's vector and a tuple of its terms; the dict and set come with a second article."""
+
     story_id: int
     title: str
     first_seen: float
     last_seen: float
-    centroid: dict[str, float] = field(default_factory=dict)  # sum of its articles' vectors
-    vocabulary: set[str] = field(default_factory=set)  # every term its articles used
+    vocabulary: set[str] | tuple[str, ...] = ()  # every term its articles used
+    centroid: dict[str, float] | None = None  # the sum of its articles' vectors...
+    lone: _Vector | None = None  # ...or the only vector it has
     norm_squared: float = 0.0
     article_ids: list[int] = field(default_factory=list)
+
+    def known_terms(self) -> AbstractSet[str]:
+        vocabulary = self.vocabulary
+        return vocabulary if isinstance(vocabulary, set) else frozenset(vocabulary)
+
+    def learn(self, terms: Iterable[str]) -> None:
+        if isinstance(self.vocabulary, set):
+            self.vocabulary.update(terms)
+        elif self.vocabulary:
+            self.vocabulary = set(self.vocabulary)
+            self.vocabulary.update(terms)
+        else:
+            self.vocabulary = tuple(terms)
+
+    def indexed_terms(self) -> Iterable[str]:
+        """Every term the story may be indexed under."""
+        if self.centroid is not None:
+            return self.centroid
+        return self.lone.terms if self.lone is not None else ()
 
 
 class StoryEngine:
@@ -131,8 +164,9 @@ class StoryEngine:
         self._doc_freq: dict[str, int] = {}  # term -> 1 + the number of documents using it
         self._doc_count = 0
         self._terms = TermIndex(self._settings.max_postings_per_term)
-        self._sketch_index = SketchIndex(MAX_ARTICLES_PER_HASH)
-        self._sketches: dict[int, tuple[tuple[int, ...], int]] = {}  # article -> (sketch, story)
+        self._sketch_index = SketchIndex()
+        # article id -> (its duplicate sketch, its story id), for every article in the window
+        self._articles: dict[int, tuple[array[int], int]] = {}
         self._expiry: list[tuple[float, int]] = []  # (last_seen, story_id), lazily outdated
         self._last_analysis: tuple[StoryDoc, Analysis] | None = None
         self._last_vector: tuple[Analysis, int, _Vector] | None = None
@@ -162,7 +196,12 @@ class StoryEngine:
             story = duplicate_of
         elif story is None or similarity < self._settings.join_threshold:
             return Assignment(None, Role.FIRST, similarity=similarity)
-        novel = novel_sentences(analysis.sentences, story.vocabulary, self._settings.novelty_threshold)
+        known = story.known_terms()
+        novel = novel_sentences(
+            analysis.sentences_with_new_terms(known),
+            known,
+            self._settings.novelty_threshold,
+        )
         if novel:
             role = Role.UPDATE
         elif duplicate_of is not None:
@@ -183,10 +222,15 @@ class StoryEngine:
             return Assignment(story_id, Role.RELATED)
         analysis = self._analyse(doc)
         similarity = self._similarity(self._vector(analysis), story, _seconds(doc.published))
-        novel = novel_sentences(analysis.sentences, story.vocabulary, self._settings.novelty_threshold)
+        known = story.known_terms()
+        novel = novel_sentences(
+            analysis.sentences_with_new_terms(known),
+            known,
+            self._settings.novelty_threshold,
+        )
         if novel:
             return Assignment(story_id, Role.UPDATE, novel, similarity)
-        earlier = self._sketches.get(doc.article_id)
+        earlier = self._articles.get(doc.article_id)
         resemblance = sketch_similarity(analysis.sketch, earlier[0]) if earlier else 0.0
         role = Role.DUPLICATE if resemblance >= self._settings.duplicate_threshold else Role.RELATED
         return Assignment(story_id, role, (), similarity)
@@ -202,7 +246,7 @@ class StoryEngine:
         """Register a stored article under ``story_id`` (created when new) with its role."""
         analysis = self._analyse(doc)
         when = _seconds(doc.published)
-        revision = doc.article_id in self._sketches
+        revision = doc.article_id in self._articles
         vector = self._vector(analysis)  # before counting it, as assign() saw it
         if revision:
             self._forget_sketch(doc.article_id)
@@ -215,7 +259,7 @@ class StoryEngine:
             self._stories[story_id] = story
         elif role is not Role.DUPLICATE and _is_placeholder(story.title) and not _is_placeholder(doc.title):
             story.title = doc.title.strip()
-        story.vocabulary.update(analysis.counts)
+        story.learn(analysis.counts)
         if role is not Role.DUPLICATE:
             # A copy must not pull the centroid towards itself.
             self._add_to_centroid(story, vector)
@@ -225,9 +269,8 @@ class StoryEngine:
         if is_new_story or when > story.last_seen:
             story.last_seen = when
             heapq.heappush(self._expiry, (when, story_id))
-        if analysis.sketch:
-            self._sketches[doc.article_id] = (analysis.sketch, story_id)
-            self._sketch_index.add(doc.article_id, analysis.sketch)
+        self._articles[doc.article_id] = (array("q", analysis.sketch), story_id)
+        self._sketch_index.add(doc.article_id, analysis.sketch)
 
     def evict(self, now: datetime) -> None:
         """Forget every story whose latest article is older than the window before ``now``."""
@@ -238,7 +281,7 @@ class StoryEngine:
             if story is None or story.last_seen > last_seen:
                 continue  # evicted already, or seen again since this entry was pushed
             del self._stories[story_id]
-            self._terms.remove(story_id, story.centroid)
+            self._terms.remove(story_id, story.indexed_terms())
             for article_id in story.article_ids:
                 self._forget_sketch(article_id)
 
@@ -259,7 +302,7 @@ class StoryEngine:
         terms = analysis.counts.keys()
         doc_freq.update(zip(terms, map(add, map(doc_freq.get, terms, repeat(1)), repeat(1)), strict=False))
         if len(doc_freq) > MAX_TRACKED_TERMS:
-            self._doc_freq = {term: count for term, count in doc_freq.items() if count > 2}
+            self._doc_freq = _pruned(doc_freq)
 
     def _vector(self, analysis: Analysis) -> _Vector:
         """Unit TF-IDF vector of the strongest terms.
@@ -286,11 +329,18 @@ class StoryEngine:
         order = strongest[np.argsort(-raw[strongest], kind="stable")]
         weights = raw[order]
         weights /= math.sqrt(float(weights @ weights))
-        vector = _Vector(list(map(terms.__getitem__, order.tolist())), weights.tolist())
+        vector = _Vector(tuple(map(terms.__getitem__, order.tolist())), array("d", weights.tolist()))
         self._last_vector = (analysis, self._doc_count, vector)
         return vector
 
     def _add_to_centroid(self, story: _Story, vector: _Vector) -> None:
+        self._terms.add(story.story_id, vector.terms[:INDEXED_TERMS])
+        if story.centroid is None:
+            if story.lone is None:
+                story.lone, story.norm_squared = vector, 1.0
+                return
+            story.centroid = dict(zip(story.lone.terms, story.lone.weights, strict=True))
+            story.lone = None
         centroid = story.centroid
         old = list(map(centroid.get, vector.terms, repeat(0.0)))
         story.norm_squared += 2.0 * sum(map(mul, old, vector.weights)) + 1.0
@@ -300,7 +350,6 @@ class StoryEngine:
             story.centroid = dict(strongest)
             self._terms.remove(story.story_id, [term for term in centroid if term not in story.centroid])
             story.norm_squared = sum(weight * weight for weight in story.centroid.values())
-        self._terms.add(story.story_id, vector.terms[:INDEXED_TERMS])
 
     def _best_story(self, vector: _Vector, when: float) -> tuple[_Story | None, float]:
         shared = self._terms.candidates(vector.terms[:QUERY_TERMS])
@@ -318,7 +367,13 @@ class StoryEngine:
         decay = self._decay(story, when)
         if decay <= 0.0 or story.norm_squared <= 0.0:
             return 0.0
-        dot: float = sum(map(mul, vector.weights, map(story.centroid.get, vector.terms, repeat(0.0))))
+        dot: float
+        if story.centroid is not None:
+            dot = sum(map(mul, vector.weights, map(story.centroid.get, vector.terms, repeat(0.0))))
+        elif story.lone is not None:
+            dot = sum(map(mul, story.lone.weights, map(vector.get, story.lone.terms, repeat(0.0))))
+        else:
+            return 0.0
         return decay * dot / math.sqrt(story.norm_squared)
 
     def _decay(self, story: _Story, when: float) -> float:
@@ -336,7 +391,7 @@ class StoryEngine:
         for article_id in self._sketch_index.candidates(analysis.sketch, MIN_SHARED_SKETCH_HASHES):
             if article_id == exclude:
                 continue
-            sketch, story_id = self._sketches[article_id]
+            sketch, story_id = self._articles[article_id]
             story = self._stories.get(story_id)
             if story is None or self._decay(story, when) <= 0.0:
                 continue
@@ -346,9 +401,18 @@ class StoryEngine:
         return best if best_resemblance >= self._settings.duplicate_threshold else None
 
     def _forget_sketch(self, article_id: int) -> None:
-        entry = self._sketches.pop(article_id, None)
+        entry = self._articles.pop(article_id, None)
         if entry is not None:
             self._sketch_index.remove(article_id, entry[0])
+
+
+def _pruned(doc_freq: dict[str, int]) -> dict[str, int]:
+    """Drop terms seen once (a one-off name is most of them); if that is not enough, keep the
+    most frequent half, so pruning stays rare however the vocabulary grows."""
+    kept = {term: count for term, count in doc_freq.items() if count > 2}
+    if len(kept) > MAX_TRACKED_TERMS // 2:
+        kept = dict(heapq.nlargest(MAX_TRACKED_TERMS // 2, kept.items(), key=itemgetter(1)))
+    return kept
 
 
 def _seconds(moment: datetime) -> float:

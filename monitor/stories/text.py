@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from functools import cached_property
 from itertools import compress, count, pairwise, repeat
 from operator import and_
 from typing import Final, NamedTuple
 
+import numpy as np
 import Stemmer
 
 from monitor.stories.words import (
@@ -123,6 +126,18 @@ class Analysis:
         """The body's sentences in order, built on first use."""
         return tuple(_sentence(tokens, positions) for tokens, positions in self._body)
 
+    def sentences_with_new_terms(self, known: AbstractSet[str]) -> Iterator[Sentence]:
+        """The body's sentences, in order, that use a term not in ``known``.
+
+        Only these can be novel; the others are skipped before their details are built, which
+        matters for the many copies and rewrites a story receives.
+        """
+        for tokens, positions in self._body:
+            new_terms = set(tokens[1]).difference(known)
+            new_terms.discard("")
+            if new_terms:
+                yield _sentence(tokens, positions)
+
 
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences: at line breaks, and after ., !, ?, … before a capital."""
@@ -157,7 +172,7 @@ def analyse(title: str, body: str) -> Analysis:
     return Analysis(counts, frozenset(names), sketch, sentences)
 
 
-def sketch_similarity(left: tuple[int, ...], right: tuple[int, ...]) -> float:
+def sketch_similarity(left: Sequence[int], right: Sequence[int]) -> float:
     """Estimated Jaccard resemblance of two bodies from their bottom-k sketches."""
     if not left or not right:
         return 0.0
@@ -343,5 +358,8 @@ def _sketch(all_keys: list[str]) -> tuple[int, ...]:
     keys = list(filter(None, all_keys))
     if len(keys) < 2:
         return tuple(sorted({hash(key) for key in keys}))
-    shingles = set(map(hash, pairwise(keys)))
-    return tuple(sorted(shingles)[:_SKETCH_SIZE])
+    hashes = np.fromiter(map(hash, pairwise(keys)), np.int64, len(keys) - 1)
+    if len(hashes) > 4 * _SKETCH_SIZE:
+        # Only the smallest hashes matter: cut to a few times k before the exact sort.
+        hashes = np.partition(hashes, 4 * _SKETCH_SIZE)[: 4 * _SKETCH_SIZE + 1]
+    return tuple(np.unique(hashes)[:_SKETCH_SIZE].tolist())
