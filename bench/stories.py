@@ -20,7 +20,6 @@ does not inflate them. Peak memory is the process's peak resident set size.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import random
 import resource
@@ -31,6 +30,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -117,9 +118,8 @@ class SyntheticNews:
     def __init__(self) -> None:
         vocabulary_random = random.Random(1)
         self._vocabulary = [self._word(vocabulary_random, 2 + index % 3) for index in range(20_000)]
-        self._cumulative = list(
-            itertools.accumulate(1.0 / (rank + 1) for rank in range(len(self._vocabulary)))
-        )
+        weights = 1.0 / np.arange(1, len(self._vocabulary) + 1)
+        self._probabilities = weights / weights.sum()
 
     @staticmethod
     def _word(rand: random.Random, syllables: int) -> str:
@@ -133,10 +133,15 @@ class SyntheticNews:
         ]
         places = [self._word(story_random, 3).capitalize() for _ in range(2)]
         rand = random.Random(article_id * 7919 + story)
+        picks = np.random.default_rng(article_id * 7919 + story).choice(
+            len(self._vocabulary), size=600, p=self._probabilities
+        )
+        words_left = [self._vocabulary[index] for index in picks.tolist()]
         sentences: list[str] = []
         size = 0
-        while size < 3000:
-            words = rand.choices(self._vocabulary, cum_weights=self._cumulative, k=rand.randint(14, 24))
+        while size < 3000 and words_left:
+            length = rand.randint(14, 24)
+            words, words_left = words_left[:length], words_left[length:]
             words.insert(rand.randint(1, len(words)), rand.choice(names))
             if rand.random() < 0.5:
                 words.insert(rand.randint(1, len(words)), rand.choice(places))

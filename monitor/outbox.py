@@ -235,7 +235,7 @@ class Outbox:
 
         A row still listed in a running job comes back only once that job has given it back
         (it waits for a retry) or lost its lease; sending it twice is impossible either way,
-        because every send first checks, under a row lock, that the row is pending and ours.
+        because every send first renews its lease only if the row is still pending and ours.
         """
         if self._stopping.is_set():
             return

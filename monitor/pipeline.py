@@ -133,6 +133,7 @@ class Pipeline:
         self.targets = targets
         self.engine = StoryEngine(config.stories)
         self._synced_article_id = 0
+        self._stream_time: datetime | None = None
         self._multi_worker = sessions.kw["bind"].dialect.name == "postgresql"
 
     def reconfigure(self, config: Config, targets: Mapping[str, Sequence[Target]]) -> None:
@@ -146,15 +147,37 @@ class Pipeline:
     def _reset_engine(self) -> None:
         self.engine = StoryEngine(self.config.stories)
         self._synced_article_id = 0
+        self._stream_time = None
+
+    def _observe_time(self, published: datetime, estimated: bool) -> None:
+        """Advance the stream's clock: the newest real publication time, never past now.
+
+        The story window is measured in publication time, so a backfill of last year's
+        articles groups as it did then, and only stories older than the window before the
+        newest report are forgotten.
+        """
+        if estimated:
+            return
+        moment = min(published, self.clock())
+        if self._stream_time is None or moment > self._stream_time:
+            self._stream_time = moment
 
     def _sync_story_window(self, session: Session) -> None:
         """Feed the engine every article stored since it last looked (at start-up, or by
         another worker on a shared PostgreSQL), so assignment sees the whole window."""
-        now = self.clock()
-        since = now - timedelta(seconds=self.config.stories.window_seconds)
-        for row in repo.articles_since_id(session, self._synced_article_id, since):
+        window = timedelta(seconds=self.config.stories.window)
+        if self._synced_article_id == 0:
+            newest = repo.newest_publication(session, self.clock())
+            if newest is not None:
+                self._observe_time(newest, estimated=False)
+        newest_known = self._stream_time or self.clock()
+        rows = repo.articles_in_window(
+            session, self._synced_article_id, published_since=newest_known - window, seen_since=self.clock() - window
+        )
+        for row in rows:
             assert row.story_id is not None
             self.engine.add(_story_doc(row, ""), row.story_id, Role(row.role or Role.FIRST))
+            self._observe_time(row.published_at, row.published_estimated)
             self._synced_article_id = row.id
 
     # --- ingest ----------------------------------------------------------------------------
@@ -198,7 +221,8 @@ class Pipeline:
                 session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _STORY_LOCK_ID})
             if self._multi_worker or self._synced_article_id == 0:
                 self._sync_story_window(session)
-            self.engine.evict(self.clock())
+            if self._stream_time is not None:
+                self.engine.evict(self._stream_time)
             with session.no_autoflush:
                 batch = _Batch(session, source_id, items)
                 for item in items:
@@ -295,12 +319,13 @@ class Pipeline:
         batch.by_hash[digest] = article
         if raw.canonical_url:
             batch.by_url.setdefault(raw.canonical_url, article)
-        doc = _story_doc(article, source_name, raw.published_estimated)
+        doc = _story_doc(article, source_name)
         assignment = self.engine.assign(doc)
         story = self._place_in_story(batch, article, assignment, now, report)
         self._link_source(batch, article, raw, now)
         self._record_file(batch, item, article.id, now)
         self.engine.add(doc, story.id, Role(article.role or Role.FIRST))
+        self._observe_time(raw.published, raw.published_estimated)
         report.stored += 1
         log.debug(
             "%s of story %d: %s",
@@ -406,7 +431,7 @@ class Pipeline:
         report.revised += 1
         if article.story_id is None:
             return
-        doc = _story_doc(article, source_name, raw.published_estimated)
+        doc = _story_doc(article, source_name)
         assessment = self.engine.assess_revision(doc, article.story_id)
         if self.engine.title(article.story_id) is not None:
             # The window learns the new text, so a fact it brought is not news a second time.
@@ -492,11 +517,12 @@ def stored_external_id(external_id: str) -> str:
     return "sha256:" + hashlib.sha256(external_id.encode("utf-8")).hexdigest()
 
 
-def _story_doc(article: ArticleRow, source_name: str, estimated: bool | None = None) -> StoryDoc:
+def _story_doc(article: ArticleRow, source_name: str) -> StoryDoc:
     return StoryDoc(
         article_id=article.id,
         title=article.title,
         body=article.body,
         published=article.published_at,
         source=source_name,
+        published_estimated=article.published_estimated,
     )

@@ -123,7 +123,6 @@ def test_stories_json_has_the_documented_shape(seeded_config: Path) -> None:
     assert first["articles"][0]["published"] == "2026-02-18T00:00:00+00:00"
 
 
-@pytest.mark.xfail(strict=False, reason="story engine pending")
 def test_stories_json_shows_the_seeds_as_one_story_first_then_update(seeded_config: Path) -> None:
     result = invoke("--config", str(seeded_config), "once")
     assert len(_alert_lines(result.stdout)) >= 1

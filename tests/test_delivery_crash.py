@@ -2,9 +2,10 @@
 the ones caught in the documented window (Slack accepted the post, the process died before
 the "sent" row committed).
 
-The worker runs as ``python -m monitor --config X run`` against a Slack stand-in that takes a
-while to answer each post, so a kill usually lands while posts are in flight. Leases are 2 s,
-so a restarted worker takes over the dead one's rows quickly.
+The alerts are written first (``monitor ingest --no-deliver``); then the worker runs as
+``python -m monitor --config X run`` against a Slack stand-in that takes a while to answer each
+post, and is killed while posts are in flight. Leases are 2 s, so a restarted worker takes
+over the dead one's rows quickly.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from slackapi import JSONObject, SlackAPI
 from sqlalchemy import func, select
 from test_delivery import distinct_articles, title_of
 
+import monitor.cli.worker  # noqa: F401  (registers the commands)
+from monitor.cli.main import cli
 from monitor.model import AlertStatus
 from monitor.store import db
 from monitor.store.tables import AlertRow
@@ -102,11 +106,9 @@ def api() -> Iterator[SlowSlackAPI]:
 
 
 def _write_config(directory: Path, api: SlackAPI) -> Path:
-    inbox = directory / "inbox"
-    inbox.mkdir()
+    # No source: the alerts are all pending before the worker starts; it only delivers.
     config = {
         "database": f"sqlite:///{directory / 'monitor.db'}",
-        "sources": [{"name": "inbox", "folder": str(inbox), "every": "1s"}],
         "notifiers": {"slack": {"token": api.token, "api_url": api.url, "timeout": "10s"}},
         "topics": [{"name": name, "query": name, "notify": [{"slack": f"#desk-{name}"}]} for name in DESKS],
         "delivery": {"every": "500ms", "backoff_base": "1s", "backoff_cap": "5s"},
@@ -141,8 +143,12 @@ def test_sigkill_mid_delivery_loses_nothing_and_repeats_only_the_window(
 ) -> None:
     config = _write_config(tmp_path, api)
     articles = distinct_articles(ARTICLES, seed=3, marker=lambda index: f"near {DESKS[index % len(DESKS)]}")
+    folder = tmp_path / "articles"
+    folder.mkdir()
     for index, text in enumerate(articles):
-        (tmp_path / "inbox" / f"{index:03d}.txt").write_text(text, encoding="utf-8")
+        (folder / f"{index:03d}.txt").write_text(text, encoding="utf-8")
+    ingested = CliRunner().invoke(cli, ["--config", str(config), "ingest", str(folder), "--no-deliver"])
+    assert ingested.exit_code == 0 and f"{ARTICLES} alerts" in ingested.output, ingested.output
     database = f"sqlite:///{tmp_path / 'monitor.db'}"
     log = tmp_path / "worker.log"
 

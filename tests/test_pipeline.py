@@ -77,7 +77,6 @@ def test_seeds_become_tracked_stories_with_one_new_story_alert_each(seeded: App)
     assert sorted(roots) == sorted(story.id for story in stories)
 
 
-@pytest.mark.xfail(strict=False, reason="story engine pending")
 def test_seeds_are_one_story_opened_by_000_and_updated_by_002(seeded: App) -> None:
     with seeded.sessions() as session:
         stories = list(session.scalars(select(StoryRow)))

@@ -29,16 +29,17 @@ def seed_doc(name: str, article_id: int, published: datetime) -> StoryDoc:
 
 def build_doc(spec: dict[str, Any]) -> StoryDoc:
     published = datetime.fromisoformat(spec["published"])
+    estimated = spec.get("published_estimated", False)
     if "text" in spec:
         title, _, body = spec["text"].strip().partition("\n")
-        return StoryDoc(spec["id"], title, body, published, "inline")
+        return StoryDoc(spec["id"], title, body, published, "inline", estimated)
     doc = seed_doc(spec["seed"], spec["id"], published)
     body = doc.body
     for old, new in spec.get("replace", []):
         assert old in body, f"scenario replaces text the seed does not have: {old!r}"
         body = body.replace(old, new)
     body = "\n".join([body, *spec.get("append", [])])
-    return replace(doc, title=spec.get("title", doc.title), body=body)
+    return replace(doc, title=spec.get("title", doc.title), body=body, published_estimated=estimated)
 
 
 class Desk:
@@ -119,7 +120,7 @@ def test_window_rebuilt_through_add_judges_like_live_ingest() -> None:
 def test_evicted_story_is_forgotten() -> None:
     engine = StoryEngine()
     engine.add(seed_doc(SEED_000, 1, T0), 5, Role.FIRST)
-    window = timedelta(seconds=engine.settings.window_seconds)
+    window = timedelta(seconds=engine.settings.window)
     engine.evict(T0 + window - timedelta(minutes=1))
     assert engine.title(5) is not None
     engine.evict(T0 + window + timedelta(minutes=1))
@@ -131,7 +132,7 @@ def test_evicted_story_is_forgotten() -> None:
 
 def test_a_story_that_keeps_being_reported_stays_open() -> None:
     engine = StoryEngine()
-    window = timedelta(seconds=engine.settings.window_seconds)
+    window = timedelta(seconds=engine.settings.window)
     engine.add(seed_doc(SEED_000, 1, T0), 5, Role.FIRST)
     later = T0 + window * 0.9
     engine.add(seed_doc(SEED_002, 2, later), 5, Role.UPDATE)
@@ -232,3 +233,16 @@ def test_revision_of_a_story_outside_the_window_cannot_alert() -> None:
     original = seed_doc(SEED_000, 1, T0)
     revised = replace(original, body=original.body + "\n" + NEW_FACT)
     assert engine.assess_revision(revised, 9) == Assignment(9, Role.RELATED)
+
+
+def test_document_frequencies_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.stories import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "MAX_TRACKED_TERMS", 40)
+    engine = StoryEngine()
+    for number in range(30):
+        names = " ".join(f"Name{number}x{index}" for index in range(5))
+        doc = StoryDoc(number, f"Report {number}", f"Officials met {names} in the capital today.", T0, "x")
+        engine.add(doc, number, Role.FIRST)
+        assert len(engine._doc_freq) <= 40 + 10
+    assert engine._doc_freq["capit"] > 2  # frequent terms survive pruning

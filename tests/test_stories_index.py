@@ -32,17 +32,20 @@ def test_term_index_forgets_removed_stories_and_empty_terms() -> None:
 
 
 def test_sketch_index_finds_articles_sharing_enough_hashes() -> None:
-    index = SketchIndex(cap=4)
+    index = SketchIndex()
     index.add(10, [1, 2, 3, 4, 5])
-    index.add(11, [1, 2, 9])
-    assert index.candidates([1, 2, 3, 4], min_shared=3) == [10]
-    assert sorted(index.candidates([1, 2, 3, 4], min_shared=2)) == [10, 11]
+    index.add(11, [6, 7, 9])
+    assert index.candidates([1, 2, 3, 9], min_shared=3) == [10]
+    assert sorted(index.candidates([1, 2, 3, 9], min_shared=1)) == [10, 11]
     index.remove(10, [1, 2, 3, 4, 5])
-    assert index.candidates([1, 2, 3, 4], min_shared=2) == [11]
+    assert index.candidates([1, 2, 3, 9], min_shared=1) == [11]
+    assert len(index) == 3
 
 
-def test_sketch_index_caps_articles_per_hash() -> None:
-    index = SketchIndex(cap=2)
-    for article_id in range(5):
-        index.add(article_id, [7])
-    assert sorted(index.candidates([7], min_shared=1)) == [3, 4]
+def test_sketch_index_remembers_the_latest_holder_of_a_hash() -> None:
+    index = SketchIndex()
+    index.add(1, [7, 8])
+    index.add(2, [7, 8])  # a copy of article 1
+    assert index.candidates([7, 8], min_shared=2) == [2]
+    index.remove(1, [7, 8])  # removing the older copy leaves the newer one findable
+    assert index.candidates([7, 8], min_shared=2) == [2]

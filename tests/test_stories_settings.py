@@ -11,7 +11,7 @@ from monitor.stories import StoryEngine, StorySettings
 
 def test_defaults_come_from_monitor_defaults() -> None:
     settings = StorySettings()
-    assert settings.window_seconds == defaults.STORY_WINDOW_SECONDS == 3 * 24 * 3600
+    assert settings.window == defaults.STORY_WINDOW_SECONDS == 3 * 24 * 3600
     assert settings.join_threshold == defaults.STORY_JOIN_THRESHOLD
     assert settings.duplicate_threshold == defaults.STORY_DUPLICATE_THRESHOLD
     assert settings.novelty_threshold == defaults.STORY_NOVELTY_THRESHOLD
@@ -20,8 +20,8 @@ def test_defaults_come_from_monitor_defaults() -> None:
 
 
 def test_overrides_are_taken() -> None:
-    settings = StorySettings.model_validate({"window_seconds": 86400.0, "join_threshold": 0.4})
-    assert settings.window_seconds == 86400.0
+    settings = StorySettings.model_validate({"window": 86400.0, "join_threshold": 0.4})
+    assert settings.window == 86400.0
     assert settings.join_threshold == 0.4
     assert StoryEngine(settings).settings is settings
 
@@ -34,9 +34,9 @@ def test_unknown_keys_are_rejected() -> None:
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("window_seconds", 0),
-        ("window_seconds", -5),
-        ("window_seconds", "3d"),  # the configuration loader converts durations first
+        ("window", 0),
+        ("window", -5),
+        ("window", "3 days"),  # durations are written 3d, 72h...
         ("join_threshold", 0),
         ("join_threshold", 1.5),
         ("duplicate_threshold", -0.1),
@@ -54,3 +54,8 @@ def test_settings_are_frozen() -> None:
     settings = StorySettings()
     with pytest.raises(ValidationError):
         settings.join_threshold = 0.9  # type: ignore[misc]
+
+
+def test_window_is_written_as_a_duration() -> None:
+    assert StorySettings.model_validate({"window": "3d"}).window == 3 * 86400
+    assert StorySettings.model_validate({"window": "36h"}).window == 36 * 3600

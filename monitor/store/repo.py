@@ -241,13 +241,29 @@ def advance_id_sequences(session: Session) -> None:
         )
 
 
-def articles_since_id(session: Session, after_id: int, since: datetime) -> Sequence[ArticleRow]:
-    """Articles stored after ``after_id`` that belong to the active window, in arrival order."""
+def articles_in_window(
+    session: Session, after_id: int, *, published_since: datetime, seen_since: datetime
+) -> Sequence[ArticleRow]:
+    """Articles stored after ``after_id`` that the story window still holds, in arrival order:
+    published within it, or with an estimated date and stored within it."""
+    in_window = or_(
+        and_(ArticleRow.published_estimated.is_(False), ArticleRow.published_at >= published_since),
+        and_(ArticleRow.published_estimated.is_(True), ArticleRow.first_seen_at >= seen_since),
+    )
     return session.scalars(
         select(ArticleRow)
-        .where(ArticleRow.id > after_id, ArticleRow.story_id.is_not(None), ArticleRow.first_seen_at >= since)
+        .where(ArticleRow.id > after_id, ArticleRow.story_id.is_not(None), ArticleRow.body_pruned.is_(False), in_window)
         .order_by(ArticleRow.id)
     ).all()
+
+
+def newest_publication(session: Session, now: datetime) -> datetime | None:
+    """The newest real (not estimated, not future) publication time stored."""
+    return session.scalar(
+        select(func.max(ArticleRow.published_at)).where(
+            ArticleRow.published_estimated.is_(False), ArticleRow.published_at <= now
+        )
+    )
 
 
 def max_article_id(session: Session) -> int:

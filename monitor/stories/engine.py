@@ -18,8 +18,10 @@ strongest terms) with the story's centroid (the sum of its articles' unit vector
 figures weigh double (see :mod:`monitor.stories.text` for how names are found without a
 named-entity library), document frequencies are learned from the stream itself, and the
 similarity decays linearly with the time between the article and the story's nearest report,
-by up to a quarter at ``window_seconds``; beyond the window a story cannot be joined. A
-near-duplicate of a story's article joins that story whatever the cosine says.
+by up to a quarter at ``window``; beyond the window a story cannot be joined. A
+near-duplicate of a story's article joins that story whatever the cosine says. An article
+whose publication time is only estimated (``published_estimated``) is judged by its text
+against every story the window holds.
 
 Candidate stories come from an inverted index over each article's highest-weighted terms
 (its rarest words and names), capped per term, and duplicates from an index of shingle
@@ -91,6 +93,9 @@ class StoryDoc:
     body: str
     published: datetime  # a naive time is taken as UTC
     source: str
+    # True when ``published`` is a guess (a file's modification time): time then says nothing
+    # about which story the article belongs to, and only its text decides.
+    published_estimated: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,7 +191,7 @@ class StoryEngine:
         analysis = self._analyse(doc)
         if analysis.is_empty:
             return Assignment(None, Role.FIRST)
-        when = _seconds(doc.published)
+        when = _comparable_time(doc)
         vector = self._vector(analysis)
         duplicate_of = self._nearest_copy(analysis, when, exclude=doc.article_id)
         story, similarity = self._best_story(vector, when)
@@ -221,7 +226,7 @@ class StoryEngine:
         if story is None:
             return Assignment(story_id, Role.RELATED)
         analysis = self._analyse(doc)
-        similarity = self._similarity(self._vector(analysis), story, _seconds(doc.published))
+        similarity = self._similarity(self._vector(analysis), story, _comparable_time(doc))
         known = story.known_terms()
         novel = novel_sentences(
             analysis.sentences_with_new_terms(known),
@@ -274,7 +279,7 @@ class StoryEngine:
 
     def evict(self, now: datetime) -> None:
         """Forget every story whose latest article is older than the window before ``now``."""
-        cutoff = _seconds(now) - self._settings.window_seconds
+        cutoff = _seconds(now) - self._settings.window
         while self._expiry and self._expiry[0][0] < cutoff:
             last_seen, story_id = heapq.heappop(self._expiry)
             story = self._stories.get(story_id)
@@ -351,7 +356,7 @@ class StoryEngine:
             self._terms.remove(story.story_id, [term for term in centroid if term not in story.centroid])
             story.norm_squared = sum(weight * weight for weight in story.centroid.values())
 
-    def _best_story(self, vector: _Vector, when: float) -> tuple[_Story | None, float]:
+    def _best_story(self, vector: _Vector, when: float | None) -> tuple[_Story | None, float]:
         shared = self._terms.candidates(vector.terms[:QUERY_TERMS])
         ranked = sorted(shared.items(), key=itemgetter(1), reverse=True)[:SCORED_CANDIDATES]
         best: _Story | None = None
@@ -363,7 +368,7 @@ class StoryEngine:
                 best, best_similarity = story, similarity
         return best, best_similarity
 
-    def _similarity(self, vector: _Vector, story: _Story, when: float) -> float:
+    def _similarity(self, vector: _Vector, story: _Story, when: float | None) -> float:
         decay = self._decay(story, when)
         if decay <= 0.0 or story.norm_squared <= 0.0:
             return 0.0
@@ -376,13 +381,18 @@ class StoryEngine:
             return 0.0
         return decay * dot / math.sqrt(story.norm_squared)
 
-    def _decay(self, story: _Story, when: float) -> float:
-        """1 within the story's span, falling linearly by WINDOW_DECAY across the window, then 0."""
+    def _decay(self, story: _Story, when: float | None) -> float:
+        """1 within the story's span, falling linearly by WINDOW_DECAY across the window, then 0.
+
+        An article whose time is unknown (``None``) is compared by its text alone.
+        """
+        if when is None:
+            return 1.0
         gap = max(0.0, story.first_seen - when, when - story.last_seen)
-        window = self._settings.window_seconds
+        window = self._settings.window
         return 0.0 if gap > window else 1.0 - WINDOW_DECAY * gap / window
 
-    def _nearest_copy(self, analysis: Analysis, when: float, exclude: int) -> _Story | None:
+    def _nearest_copy(self, analysis: Analysis, when: float | None, exclude: int) -> _Story | None:
         """The live story holding the article this one most resembles, if a near-duplicate."""
         if not analysis.sketch:
             return None
@@ -413,6 +423,11 @@ def _pruned(doc_freq: dict[str, int]) -> dict[str, int]:
     if len(kept) > MAX_TRACKED_TERMS // 2:
         kept = dict(heapq.nlargest(MAX_TRACKED_TERMS // 2, kept.items(), key=itemgetter(1)))
     return kept
+
+
+def _comparable_time(doc: StoryDoc) -> float | None:
+    """The article's time for the window and decay, or None when it is only an estimate."""
+    return None if doc.published_estimated else _seconds(doc.published)
 
 
 def _seconds(moment: datetime) -> float:

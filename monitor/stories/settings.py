@@ -5,18 +5,18 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor import defaults
+from monitor.durations import Duration
 
 
 class StorySettings(BaseModel):
     """Tunable thresholds of the story engine; every default is explained in monitor.defaults.
 
-    Durations are float seconds here; the configuration loader turns ``72h`` or ``3d`` into
-    seconds before building this model.
+    ``window`` is a duration as users write it (``3d``, ``72h``) or seconds.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    window_seconds: float = Field(default=defaults.STORY_WINDOW_SECONDS, gt=0)
+    window: Duration = Field(default=defaults.STORY_WINDOW_SECONDS, gt=0)
     join_threshold: float = Field(default=defaults.STORY_JOIN_THRESHOLD, gt=0, le=1)
     duplicate_threshold: float = Field(default=defaults.STORY_DUPLICATE_THRESHOLD, gt=0, le=1)
     novelty_threshold: float = Field(default=defaults.STORY_NOVELTY_THRESHOLD, gt=0, le=1)
