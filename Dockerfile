@@ -45,9 +45,12 @@ USER monitor
 # drop folder config/docker.yaml reads.
 VOLUME ["/app/var", "/app/inbox"]
 
-# No HEALTHCHECK yet on purpose: `monitor check` only re-validates the config file (and would
-# turn a running worker "unhealthy" when someone edits a mounted config), so it says nothing
-# about whether the scheduler is alive. The HEALTHCHECK will call the worker's HTTP /healthz.
+# The worker serves /healthz (200: scheduler alive and database reachable, else 503) on the
+# address given by MONITOR_HTTP; the image's command turns it on, and the check asks it.
+ENV MONITOR_HTTP=127.0.0.1:9100
+EXPOSE 9100
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://' + os.environ.get('MONITOR_HTTP', '127.0.0.1:9100').replace('0.0.0.0', '127.0.0.1') + '/healthz', timeout=4)"]
 
 # The first SIGTERM lets running jobs finish; give the container time for it (compose: 30s).
 STOPSIGNAL SIGTERM

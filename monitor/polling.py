@@ -120,7 +120,9 @@ def record_health(
         else:
             row.consecutive_failures += 1
             row.last_error = error
-            delay = backoff_delay(row.consecutive_failures, base=every, cap=backoff_cap, retry_after=retry_after)
+            delay = backoff_delay(
+                row.consecutive_failures, base=every, cap=backoff_cap, retry_after=retry_after
+            )
             # Full jitter alone may draw a shorter wait after more failures; flooring it at half
             # its range keeps every wait longer than the last (until the cap), still spread out.
             floor = min(backoff_cap, every * 2.0 ** min(row.consecutive_failures - 1, 64))

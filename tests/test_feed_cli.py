@@ -26,20 +26,61 @@ from feedserver import FeedServer
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from monitor.cli import admin, inspect, worker  # noqa: F401  (registers the commands)
 from monitor.app import App
+from monitor.cli import admin, inspect, worker  # noqa: F401  (registers the commands)
 from monitor.cli.main import cli
 from monitor.config import load_config
-from monitor.store.tables import AlertRow, ArticleRow, ArticleSourceRow, SourceRow
+from monitor.store.tables import AlertRow, ArticleRow, ArticleSourceRow
 
 # --- generated feeds ------------------------------------------------------------------------
 
 WORDS = (
-    "government minister election parliament market economy inflation storm flood energy grid "
-    "council police court judge report study hospital school university league season company "
-    "workers strike union border summit officials coast island river mountain harbour bridge "
-    "railway airport festival museum library farmers harvest drought wildfire satellite"
-).split()
+    "government",
+    "minister",
+    "election",
+    "parliament",
+    "market",
+    "economy",
+    "inflation",
+    "storm",
+    "flood",
+    "energy",
+    "grid",
+    "council",
+    "police",
+    "court",
+    "judge",
+    "report",
+    "study",
+    "hospital",
+    "school",
+    "university",
+    "league",
+    "season",
+    "company",
+    "workers",
+    "strike",
+    "union",
+    "border",
+    "summit",
+    "officials",
+    "coast",
+    "island",
+    "river",
+    "mountain",
+    "harbour",
+    "bridge",
+    "railway",
+    "airport",
+    "festival",
+    "museum",
+    "library",
+    "farmers",
+    "harvest",
+    "drought",
+    "wildfire",
+    "satellite",
+)
 
 #: A sentence that makes an item match the contract topic.
 TOPICAL = "Ukraine and Russia resumed talks in Geneva on a ceasefire, officials said."
@@ -129,7 +170,9 @@ def generated_items(feed: int, count: int, rng: random.Random) -> list[Item]:
             sentences.insert(0, TOPICAL)
         title = " ".join(rng.choice(WORDS) for _ in range(6)).capitalize() + f" {feed}-{number}"
         body = "\n".join(" ".join(sentences[i : i + 2]) for i in range(0, len(sentences), 2))
-        items.append(Item(f"feed{feed}-item{number}", f"https://site{feed}.example.com/{number}", title, body))
+        items.append(
+            Item(f"feed{feed}-item{number}", f"https://site{feed}.example.com/{number}", title, body)
+        )
     if feed % 10 == 0:
         items.append(items[0])
     return items
@@ -195,8 +238,6 @@ def server() -> Iterator[FeedServer]:
 # --- hundreds of feeds ------------------------------------------------------------------------
 
 FEED_COUNT = 300
-#: Few items per feed: the test is about hundreds of feeds at once, and every article costs
-#: the whole pipeline (story engine, topics) once.
 ITEMS_PER_FEED = 10
 
 
@@ -280,7 +321,7 @@ def test_a_failing_feed_backs_off_further_each_time_and_recovers(
         {"name": "good", "feed": server.url("/good.xml"), "every": "1m"},
     ]
     config = feed_config(write_config, tmp_path, feeds, feeds={"timeout": "1s", "connect_timeout": "1s"})
-    failures = [
+    failures: list[tuple[dict[str, Any], str]] = [
         ({"body": b"missing", "status": 404}, "HTTP 404"),
         ({"body": b"oops", "status": 500}, "HTTP 500"),
         ({"body": _one_item(2), "delay": 3.0}, "timed out after 1 s"),
@@ -346,7 +387,7 @@ def test_a_permanent_redirect_moves_the_stored_location_until_the_config_changes
     new = server.route("/new.xml", _one_item(1), etag='"n1"')
     server.route("/old.xml", status=301, redirect_to=new)
     server.route("/hop.xml", status=302, redirect_to=server.route("/elsewhere.xml", _one_item(4)))
-    feeds = [
+    feeds: list[dict[str, Any]] = [
         {"name": "moved", "feed": server.url("/old.xml")},
         {"name": "hopping", "feed": server.url("/hop.xml")},
     ]
@@ -362,7 +403,9 @@ def test_a_permanent_redirect_moves_the_stored_location_until_the_config_changes
 
     server.clear_requests()
     assert invoke(config, "once").exit_code == 0
-    assert [(r.path, r.headers.get("if-none-match")) for r in server.requests("/new.xml")] == [("/new.xml", '"n1"')]
+    assert [(r.path, r.headers.get("if-none-match")) for r in server.requests("/new.xml")] == [
+        ("/new.xml", '"n1"')
+    ]
     assert not server.requests("/old.xml")
     assert len(server.requests("/hop.xml")) == 1
 
@@ -382,13 +425,13 @@ def test_a_permanent_redirect_moves_the_stored_location_until_the_config_changes
 
 
 def test_ttl_and_max_age_push_the_next_poll_beyond_every_unless_told_not_to(
-    tmp_path: Path, server: FeedServer, write_config: Callable[..., Path], build_app: Callable[..., Any]
+    tmp_path: Path, server: FeedServer, write_config: Callable[..., Path]
 ) -> None:
     rng = random.Random(6)
     server.route("/ttl.xml", rss(generated_items(1, 2, rng), ttl_minutes=30))
     server.route("/max-age.xml", rss(generated_items(2, 2, rng)), headers={"Cache-Control": "max-age=7200"})
     server.route("/ignored.xml", rss(generated_items(3, 2, rng), ttl_minutes=30))
-    feeds = [
+    feeds: list[dict[str, Any]] = [
         {"name": "ttl", "feed": server.url("/ttl.xml"), "every": "1m"},
         {"name": "max-age", "feed": server.url("/max-age.xml"), "every": "1m"},
         {"name": "ignored", "feed": server.url("/ignored.xml"), "every": "1m", "respect_ttl": False},

@@ -344,11 +344,17 @@ def test_an_item_whose_text_gains_a_fact_is_a_revision_and_an_update(rig: Rig) -
     with rig.app.sessions() as session:
         (old,) = session.scalars(select(ArticleRevisionRow))
     assert (old.article_id, old.revision, old.body) == (article.id, 0, article.body)
-    assert rig.alerts() == [("new_story", article.story_id, article.id), ("update", article.story_id, article.id)]
+    assert rig.alerts() == [
+        ("new_story", article.story_id, article.id),
+        ("update", article.story_id, article.id),
+    ]
     assert NEW_FACT in stored.novel_sentences
 
     # The story now knows the fact: another feed repeating it adds nothing worth an alert.
-    rig.serve("beta", Item("beta-9", "https://other.example.org/swap", "Prisoner swap agreed", (*TALKS[:2], NEW_FACT)))
+    rig.serve(
+        "beta",
+        Item("beta-9", "https://other.example.org/swap", "Prisoner swap agreed", (*TALKS[:2], NEW_FACT)),
+    )
     rig.poll()
 
     assert len(rig.articles()) == 2
