@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -100,7 +101,7 @@ class Daemon:
         for name, folder in self.app.folders.items():
             job_id = f"source:{name}"
             self.scheduler.add_job(
-                self._guarded(lambda name=name: self.app.poll(name)),
+                self._guarded(partial(self._poll_folder, name)),
                 "interval",
                 seconds=folder.config.every,
                 id=job_id,
@@ -108,7 +109,7 @@ class Daemon:
                 next_run_time=now,
             )
             if folder.config.watch:
-                self.watcher.watch(folder.folder, folder.config.pattern, lambda job_id=job_id: self.wake(job_id))
+                self.watcher.watch(folder.folder, folder.config.pattern, partial(self.wake, job_id))
         if self.app.feed_sources():
             self.scheduler.add_job(
                 self._guarded(lambda: self.app.poll_feeds(only_due=True)),
@@ -136,6 +137,10 @@ class Daemon:
             name="deliver alerts",
             next_run_time=now + timedelta(seconds=0.2),
         )
+
+    def _poll_folder(self, name: str) -> object:
+        # Through self.app at call time, so a reloaded App is the one polled.
+        return self.app.poll(name)
 
     def wake(self, job_id: str) -> None:
         """Run a job as soon as possible (a file event arrived); then deliver promptly."""
