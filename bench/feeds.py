@@ -1,35 +1,54 @@
-"""Benchmark of the feed poller (prints figures; not a test).
+"""Benchmark of feed polling: the poller alone, and the whole pipeline (prints figures; not a test).
 
 A local server (tests/feedserver.py, in its own process, on N loopback addresses so the
 per-host limit behaves as with real sites) serves F feeds of M items each, with 1-2 KB HTML
 summaries and distinct titles, gzip-compressed like most real servers.
 
-Run A, every response delayed (default 200 ms):
-  * first full poll, a poll where nothing changed (all 304 via ETag) and a poll where 10 % of
-    the feeds changed, each with ``poll_feeds`` and a light ``on_result`` that counts articles;
-  * the baseline: a sequential ``feedparser.parse(url)`` loop over the same URLs, timed on a
-    sample and extrapolated unless ``--baseline-sample 0`` asks for all of them.
-Run B, no delay: the first poll against the floor, feedparser parsing the same documents in one
-process without any network.
+Mode ``poll``, the fetcher and parser alone (``poll_feeds`` with a light ``on_result`` that
+counts articles):
+  Run A, every response delayed (default 200 ms): the first full poll, a poll where nothing
+  changed (all 304 via ETag) and a poll where 10 % of the feeds changed.
+  Run B, no delay: the first poll.
+Mode ``pipeline``, the whole path a worker takes (``App.poll_feeds(only_due=False)``, as
+``monitor once`` does): items stored in a new SQLite database, grouped into stories, matched
+against two topics and their alerts queued; validators, health and next poll recorded.
+  Run A as above (the 10 % changed poll brings new items, which are stored).
+  Run B: the first poll into a fresh database each time.
+Both modes compare with the same references:
+  * A: a sequential ``feedparser.parse(url)`` loop over the same URLs, timed on a sample and
+    extrapolated unless ``--baseline-sample 0`` asks for all of them;
+  * B: the floor, feedparser parsing the same documents in one process without any network.
 
-Peak memory: ``ru_maxrss`` of this process plus the peak (VmHWM) of each parser process; the
-server's own process is reported apart, since it stands in for the internet.
+Peak memory: ``ru_maxrss`` of the mode's process plus the peak (VmHWM) of each parser process;
+the server's own process is reported apart, since it stands in for the internet. With
+``--mode all`` (the default) each mode runs in a process of its own, so each peak is its own.
+``--profile`` (pipeline mode) profiles the storing thread during one more run B and says where
+its time goes: the store (SQL), the story engine, topic matching; parsing runs in the parser
+processes and is measured by the floor.
 
-    python bench/feeds.py                      # 1,000 feeds x 20 items
+    python bench/feeds.py                      # 1,000 feeds x 20 items, both modes
+    python bench/feeds.py --mode pipeline --profile
     python bench/feeds.py --feeds 100 --items 5 --repeat 1
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import json
 import multiprocessing
 import os
+import pstats
 import random
 import resource
+import shlex
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from multiprocessing.connection import Connection
@@ -37,12 +56,18 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from feedserver import FeedServer  # type: ignore[import-not-found,unused-ignore]
 
+from monitor import feedpoll
+from monitor.app import App
+from monitor.config import load_config
+from monitor.polling import PollOutcome
 from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, poll_feeds, shutdown_parsers
+from monitor.store import db
 
 #: Vocabulary of the generated headlines and summaries.
 VOCABULARY = """
@@ -57,6 +82,28 @@ morning evening night region north south east west central capital coast island 
 mountain
 """
 WORDS = VOCABULARY.split()
+
+#: The newest item's date in version 0 of every feed: recent, as a live feed's would be, so the
+#: story engine sees a realistic window.
+NEWEST = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=12)
+
+#: The pipeline's topics: the shipped one (which the generated news never matches) and one the
+#: generated news matches now and then, so alerts are planned and written.
+TOPICS = [
+    {
+        "name": "russia-ukraine-talks",
+        "query": "(Ukraine OR Ukrainian OR Kyiv OR Kiev OR Zelenskyy) AND (Russia OR Russian OR Kremlin OR "
+        'Moscow) AND (talks OR negotiat* OR "peace deal" OR ceasefire OR envoy)',
+        "notify": ["console"],
+    },
+    {"name": "labour", "query": '"strike union" OR "union talks" OR "workers strike"', "notify": ["console"]},
+]
+
+#: Targets, from the issue.
+TARGET_SPEED_UP = 10.0
+TARGET_UNCHANGED_SECONDS = 3.0
+TARGET_FLOOR_RATIO = 1.5
+TARGET_MEMORY_MB = 300.0
 
 
 # -- documents ------------------------------------------------------------------------
@@ -88,7 +135,7 @@ def summary_html(rng: random.Random) -> str:
 
 def feed_document(feed: int, items: int, version: int) -> bytes:
     rng = random.Random(feed * 7919 + version)
-    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC) + timedelta(hours=version)
+    now = NEWEST + timedelta(hours=version)
     parts = [
         '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>',
         f"<title>Feed {feed}</title><link>https://site{feed}.example.com/</link>",
@@ -231,31 +278,85 @@ def line(label: str, value: str, note: str = "") -> None:
     print(f"  {label:<50} {value:>10}  {note}")
 
 
-# -- the benchmark ----------------------------------------------------------------------
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def peak_memory(server: Server) -> dict[str, float]:
+    """Peak memory in MB of this process and of the parser processes (the server apart)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    parser_pids = [pid for pid in descendants(os.getpid()) if pid != server.process.pid]
+    parser_peaks = [vm_peak_kb(pid) for pid in parser_pids]
+    line("this process", mb(own), "peak RSS")
+    line(
+        "parser processes and their fork server",
+        mb(sum(parser_peaks)),
+        f"peaks of {len(parser_pids)} processes: " + ", ".join(mb(p) for p in parser_peaks),
     )
-    parser.add_argument("--feeds", type=int, default=1000)
-    parser.add_argument("--items", type=int, default=20)
-    parser.add_argument("--hosts", type=int, default=100, help="distinct loopback hosts serving the feeds")
-    parser.add_argument("--delay", type=float, default=0.2, help="server delay per response in run A (s)")
-    parser.add_argument("--repeat", type=int, default=3, help="repetitions of the repeatable measurements")
-    parser.add_argument(
-        "--baseline-sample", type=int, default=100, help="feeds in the sequential baseline; 0 = all"
+    line(
+        "total (peaks summed: an upper bound)",
+        mb(own + sum(parser_peaks)),
+        f"target <= {TARGET_MEMORY_MB:.0f} MB",
     )
-    parser.add_argument("--parse-workers", type=int, default=FetchSettings().parse_workers)
-    args = parser.parse_args()
+    line("server process (the stand-in internet)", mb(vm_peak_kb(server.process.pid or 0)), "not counted")
+    return {
+        "own_mb": own / 1024,
+        "parsers_mb": sum(parser_peaks) / 1024,
+        "total_mb": (own + sum(parser_peaks)) / 1024,
+    }
 
-    hosts = max(1, min(args.hosts, args.feeds, 254))
-    settings = FetchSettings(parse_workers=args.parse_workers)
-    print(f"feeds={args.feeds} items={args.items} hosts={hosts} cores={os.cpu_count()} settings={settings}")
+
+def references(args: argparse.Namespace, server: Server) -> dict[str, float]:
+    """The sequential baseline of run A and the in-process floor of run B."""
+    print("\nReferences (after the polls, so they do not count towards the memory above)")
+    sample = args.feeds if args.baseline_sample <= 0 else min(args.baseline_sample, args.feeds)
+    picked_urls = [server.urls[i] for i in random.Random(9).sample(range(args.feeds), sample)]
+    server.call("delay", args.delay)
+    baseline_sample, entries = timed(lambda: sum(len(feedparser.parse(url).entries) for url in picked_urls))
+    assert entries == sample * args.items, f"baseline read {entries} entries"
+    baseline = baseline_sample * args.feeds / sample
+    how = (
+        "measured on all feeds"
+        if sample == args.feeds
+        else f"extrapolated from {sample} feeds ({baseline_sample:.1f} s)"
+    )
+    line(f"A: sequential feedparser.parse(url), {args.delay * 1000:.0f} ms", f"{baseline:.1f} s", how)
+    documents: list[bytes] = server.call("documents", list(range(args.feeds)))
+    size = sum(len(d) for d in documents)
+    print(
+        f"  ({size / 1e6:.1f} MB of documents, {size / args.feeds / 1024:.0f} KB per feed, gzip on the wire)"
+    )
+
+    def parse_all(**options: bool) -> float:
+        return timed(lambda: [len(feedparser.parse(d, **options).entries) for d in documents])[0]
+
+    floor_default = statistics.median(parse_all() for _ in range(args.repeat))
+    line("B: floor, feedparser.parse(bytes) in one process", f"{floor_default:.2f} s", "feedparser defaults")
+    floor_ours = statistics.median(
+        parse_all(sanitize_html=False, resolve_relative_uris=False) for _ in range(args.repeat)
+    )
+    line("B: floor with the options we use", f"{floor_ours:.2f} s", "sanitiser and URI rewriting off")
+    return {"baseline": baseline, "floor": floor_default, "floor_ours": floor_ours}
+
+
+def start(args: argparse.Namespace) -> Server:
+    print(f"feeds={args.feeds} items={args.items} hosts={hosts_of(args)} cores={os.cpu_count()}")
     print("load average at start: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    started = time.perf_counter()
+    server = Server(args.feeds, args.items, hosts_of(args))
+    print(f"server ready in {time.perf_counter() - started:.1f} s")
+    return server
 
-    started, server = timed(lambda: Server(args.feeds, args.items, hosts))
-    print(f"server ready in {started:.1f} s")
+
+def hosts_of(args: argparse.Namespace) -> int:
+    hosts: int = args.hosts
+    feeds: int = args.feeds
+    return max(1, min(hosts, feeds, 254))
+
+
+# -- mode poll: the fetcher and parser alone -------------------------------------------
+
+
+def run_poll(args: argparse.Namespace) -> dict[str, Any]:
+    settings = FetchSettings(parse_workers=args.parse_workers)
+    print(f"poll_feeds alone, settings={settings}")
+    server = start(args)
     fresh = [FeedRequest(f"feed-{i}", url) for i, url in enumerate(server.urls)]
 
     # The parser processes start once per worker lifetime; measured apart from the polls.
@@ -298,55 +399,278 @@ def main() -> None:
     line("first full poll, median", f"{b_first:.2f} s", f"{counter.articles} articles")
 
     print("\nMemory during the polls")
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    parser_pids = [pid for pid in descendants(os.getpid()) if pid != server.process.pid]
-    parser_peaks = [vm_peak_kb(pid) for pid in parser_pids]
-    line("this process (poller + loop + callback)", mb(own), "peak RSS")
-    line(
-        "parser processes and their fork server",
-        mb(sum(parser_peaks)),
-        f"peaks of {len(parser_pids)} processes: " + ", ".join(mb(p) for p in parser_peaks),
-    )
-    line("total (peaks summed: an upper bound)", mb(own + sum(parser_peaks)), "target <= 300 MB")
-    line("server process (the stand-in internet)", mb(vm_peak_kb(server.process.pid or 0)), "not counted")
+    memory = peak_memory(server)
     shutdown_parsers()
-
-    print("\nBaselines (after the polls, so they do not count towards the memory above)")
-    sample = args.feeds if args.baseline_sample <= 0 else min(args.baseline_sample, args.feeds)
-    picked_urls = [server.urls[i] for i in random.Random(9).sample(range(args.feeds), sample)]
-    server.call("delay", args.delay)
-    baseline_sample, entries = timed(lambda: sum(len(feedparser.parse(url).entries) for url in picked_urls))
-    assert entries == sample * args.items, f"baseline read {entries} entries"
-    baseline = baseline_sample * args.feeds / sample
-    how = (
-        "measured on all feeds"
-        if sample == args.feeds
-        else f"extrapolated from {sample} feeds ({baseline_sample:.1f} s)"
-    )
-    line(f"A: sequential feedparser.parse(url), {args.delay * 1000:.0f} ms", f"{baseline:.1f} s", how)
-    documents: list[bytes] = server.call("documents", list(range(args.feeds)))
-    size = sum(len(d) for d in documents)
-    print(
-        f"  ({size / 1e6:.1f} MB of documents, {size / args.feeds / 1024:.0f} KB per feed, gzip on the wire)"
-    )
-
-    def parse_all(**options: bool) -> float:
-        return timed(lambda: [len(feedparser.parse(d, **options).entries) for d in documents])[0]
-
-    floor_default = statistics.median(parse_all() for _ in range(args.repeat))
-    line("B: floor, feedparser.parse(bytes) in one process", f"{floor_default:.2f} s", "feedparser defaults")
-    floor_ours = statistics.median(
-        parse_all(sanitize_html=False, resolve_relative_uris=False) for _ in range(args.repeat)
-    )
-    line("B: floor with the options we use", f"{floor_ours:.2f} s", "sanitiser and URI rewriting off")
+    refs = references(args, server)
     server.stop()
+    return {
+        "a_first": first,
+        "a_unchanged": unchanged,
+        "a_changed": changed,
+        "b_first": b_first,
+        **memory,
+        **refs,
+    }
 
-    print("\nTargets")
-    line("A: first poll speed-up over sequential", f"{baseline / first:.1f}x", "target >= 10x")
-    line("A: unchanged poll", f"{unchanged:.2f} s", "target <= 3 s")
-    line("B: first poll / floor", f"{b_first / floor_default:.2f}", "target <= 1.5")
-    line("B: first poll / floor with our options", f"{b_first / floor_ours:.2f}", "stricter; no target")
-    line("peak memory, poller + parsers", mb(own + sum(parser_peaks)), "target <= 300 MB")
+
+# -- mode pipeline: the whole path, store included ---------------------------------------
+
+
+class PipelineRig:
+    """Apps over fresh SQLite databases in a temporary folder, all polling the server's feeds."""
+
+    def __init__(self, urls: list[str], workdir: Path) -> None:
+        self.urls = urls
+        self.workdir = workdir
+        self.apps: list[App] = []
+
+    def fresh_app(self, name: str) -> App:
+        config_path = self.workdir / f"{name}.yaml"
+        data = {
+            "database": f"sqlite:///{self.workdir / name}.db",
+            "sources": [{"name": f"feed-{i}", "feed": url, "every": "1h"} for i, url in enumerate(self.urls)],
+            "notifiers": {"console": {}},
+            "topics": TOPICS,
+        }
+        config_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        config = load_config(config_path)
+        engine = db.create_db_engine(config.database)
+        try:
+            db.upgrade(engine)
+        finally:
+            engine.dispose()
+        app = App.build(config)
+        self.apps.append(app)
+        return app
+
+    def close(self) -> None:
+        for app in self.apps:
+            app.close()
+
+
+@dataclass
+class PipelinePoll:
+    elapsed: float
+    stored: int
+    revised: int
+    alerts: int
+    errors: int
+
+    def note(self) -> str:
+        return f"{self.stored} stored, {self.revised} revised, {self.alerts} alerts, {self.errors} errors"
+
+
+def poll_pipeline(app: App) -> PipelinePoll:
+    elapsed, outcomes = timed(lambda: app.poll_feeds(only_due=False))
+    reports = [outcome.report for outcome in outcomes]
+    return PipelinePoll(
+        elapsed,
+        sum(r.stored for r in reports),
+        sum(r.revised for r in reports),
+        sum(r.alerts for r in reports),
+        sum(1 for outcome in outcomes if outcome.error),
+    )
+
+
+def run_pipeline(args: argparse.Namespace) -> dict[str, Any]:
+    print("App.poll_feeds(only_due=False) into SQLite, with the story engine and two topics")
+    server = start(args)
+    with tempfile.TemporaryDirectory(prefix="feeds-bench-") as workdir:
+        rig = PipelineRig(server.urls, Path(workdir))
+        try:
+            figures = measure_pipeline(args, server, rig)
+        finally:
+            rig.close()
+    refs = references(args, server)
+    server.stop()
+    return {**figures, **refs}
+
+
+def measure_pipeline(args: argparse.Namespace, server: Server, rig: PipelineRig) -> dict[str, Any]:
+    # Start the parser processes (once per worker lifetime) outside the measurements.
+    server.call("delay", 0.0)
+    startup, _ = timed(lambda: poll_feeds([FeedRequest("warm-up", server.urls[0])]))
+    print(f"parser processes started in {startup:.2f} s (once per worker lifetime, excluded below)")
+
+    print(f"\nRun A: every response delayed {args.delay * 1000:.0f} ms")
+    server.call("delay", args.delay)
+    app = rig.fresh_app("run-a")
+    first = poll_pipeline(app)
+    line("first full poll", f"{first.elapsed:.2f} s", first.note())
+    expected = args.feeds * args.items
+    if first.stored != expected or first.errors:
+        print(f"  !! expected {expected} stored and no errors")
+
+    unchanged = [poll_pipeline(app) for _ in range(args.repeat)]
+    line(
+        "nothing changed (all 304), median",
+        f"{statistics.median(p.elapsed for p in unchanged):.2f} s",
+        unchanged[-1].note(),
+    )
+
+    changed = []
+    rng = random.Random(5)
+    for version in range(1, args.repeat + 1):
+        picked = rng.sample(range(args.feeds), max(1, args.feeds // 10))
+        server.call("change", [(feed, version) for feed in picked])
+        changed.append(poll_pipeline(app))
+    line("10% changed, median", f"{statistics.median(p.elapsed for p in changed):.2f} s", changed[-1].note())
+
+    print("\nRun B: no delay, a fresh database each time")
+    server.call("delay", 0.0)
+    b_runs = []
+    for number in range(args.repeat):
+        b_runs.append(poll_pipeline(rig.fresh_app(f"run-b{number}")))
+    b_first = statistics.median(p.elapsed for p in b_runs)
+    line("first full poll, median", f"{b_first:.2f} s", b_runs[-1].note())
+    per_article = b_first / max(1, b_runs[-1].stored) * 1000
+    print(f"  ({per_article:.2f} ms per stored article, everything included)")
+
+    print("\nMemory during the polls")
+    memory = peak_memory(server)
+
+    breakdown: dict[str, float] = {}
+    if args.profile:
+        breakdown = profile_run_b(rig)
+    shutdown_parsers()
+    return {
+        "a_first": first.elapsed,
+        "a_unchanged": statistics.median(p.elapsed for p in unchanged),
+        "a_changed": statistics.median(p.elapsed for p in changed),
+        "b_first": b_first,
+        "stored": first.stored,
+        **memory,
+        "profile": breakdown,
+    }
+
+
+#: (label, file suffix, function names): where the storing thread's time goes.
+PROFILE_PARTS = [
+    ("story engine", "monitor/stories/engine.py", {"assign", "add", "assess_revision", "evict"}),
+    ("topic matching and alert planning", "monitor/tracking.py", {"plan_alerts"}),
+    ("topic text preparation", "monitor/topics.py", {"of"}),
+    ("text hash", "monitor/store/repo.py", {"text_hash"}),
+]
+
+
+def profile_run_b(rig: PipelineRig) -> dict[str, float]:
+    """One more run B with the storing thread under cProfile; prints and returns the breakdown."""
+    print("\nProfile of the storing thread during one more run B (cProfile slows it down)")
+    profiler = cProfile.Profile()
+    store = feedpoll._store
+
+    def profiled_store(*args: Any, **kwargs: Any) -> PollOutcome:
+        profiler.enable()
+        try:
+            return store(*args, **kwargs)
+        finally:
+            profiler.disable()
+
+    feedpoll._store = profiled_store
+    try:
+        run = poll_pipeline(rig.fresh_app("run-b-profiled"))
+    finally:
+        feedpoll._store = store
+    stats = pstats.Stats(profiler)
+    entries = stats.stats  # type: ignore[attr-defined]
+
+    def cumulative(suffix: str, names: set[str]) -> float:
+        return float(
+            sum(
+                value[3]
+                for (path, _, name), value in entries.items()
+                if path.endswith(suffix) and name in names
+            )
+        )
+
+    total = cumulative("monitor/feedpoll.py", {"_store"})
+    ingest = cumulative("monitor/pipeline.py", {"ingest"})
+    parts = {label: cumulative(suffix, names) for label, suffix, names in PROFILE_PARTS}
+    parts["store: SQL and ORM inside the pipeline"] = ingest - sum(parts.values())
+    parts["store: validators, health, next poll"] = total - ingest
+    line("wall time of the profiled run", f"{run.elapsed:.2f} s", run.note())
+    line("storing thread, busy", f"{total:.2f} s", "100 %")
+    for label, seconds in parts.items():
+        line(f"  {label}", f"{seconds:.2f} s", f"{seconds / total * 100:.0f} %" if total else "")
+    print("  top functions by own time:")
+    stats.sort_stats("tottime").print_stats(12)
+    return {"busy": total, **parts}
+
+
+# -- all modes, each in its own process ---------------------------------------------------
+
+
+def run_all(args: argparse.Namespace, argv: list[str]) -> None:
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="feeds-bench-") as workdir:
+        for mode in ("poll", "pipeline"):
+            out = Path(workdir) / f"{mode}.json"
+            print(f"\n=== mode {mode} ===", flush=True)
+            command = [sys.executable, __file__, *argv, "--mode", mode, "--json", str(out)]
+            subprocess.run(command, check=True)
+            results[mode] = json.loads(out.read_text())
+    summary(results, argv)
+
+
+def summary(results: dict[str, dict[str, Any]], argv: list[str]) -> None:
+    print("\n=== Summary ===")
+    header = f"  {'measurement':<44} {'poll only':>11} {'pipeline':>11}  target"
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+
+    def row(label: str, key: str, unit: str, target: str, digits: int = 2) -> None:
+        cells = []
+        for mode in ("poll", "pipeline"):
+            value = results.get(mode, {}).get(key)
+            cells.append(f"{value:.{digits}f} {unit}".strip() if value is not None else "-")
+        print(f"  {label:<44} {cells[0]:>11} {cells[1]:>11}  {target}")
+
+    for figures in results.values():
+        figures["speed_up"] = figures["baseline"] / figures["a_first"]
+        figures["floor_ratio"] = figures["b_first"] / figures["floor"]
+        figures["floor_ratio_ours"] = figures["b_first"] / figures["floor_ours"]
+    row("A: first poll", "a_first", "s", "")
+    row("A: sequential feedparser baseline", "baseline", "s", "", 1)
+    row("A: speed-up over sequential", "speed_up", "x", f">= {TARGET_SPEED_UP:.0f}x", 1)
+    row("A: unchanged poll (all 304)", "a_unchanged", "s", f"<= {TARGET_UNCHANGED_SECONDS:.0f} s")
+    row("A: 10% changed poll", "a_changed", "s", "")
+    row("B: first poll", "b_first", "s", "")
+    row("B: floor (feedparser, one process)", "floor", "s", "")
+    row("B: first poll / floor", "floor_ratio", "", f"<= {TARGET_FLOOR_RATIO}")
+    row("B: first poll / floor with our options", "floor_ratio_ours", "", "no target")
+    row("peak memory, process + parsers", "total_mb", "MB", f"<= {TARGET_MEMORY_MB:.0f} MB", 0)
+    print("\ncommand: " + shlex.join(["python", "bench/feeds.py", *argv]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mode", choices=["all", "poll", "pipeline"], default="all")
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--hosts", type=int, default=100, help="distinct loopback hosts serving the feeds")
+    parser.add_argument("--delay", type=float, default=0.2, help="server delay per response in run A (s)")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of the repeatable measurements")
+    parser.add_argument(
+        "--baseline-sample", type=int, default=100, help="feeds in the sequential baseline; 0 = all"
+    )
+    parser.add_argument(
+        "--parse-workers", type=int, default=FetchSettings().parse_workers, help="poll mode only"
+    )
+    parser.add_argument("--profile", action="store_true", help="pipeline mode: profile one more run B")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    argv = sys.argv[1:]
+    args = parser.parse_args(argv)
+
+    if args.mode == "all":
+        run_all(args, [a for a in argv if a not in ("--mode", "all") and not a.startswith("--mode=")])
+        return
+    figures = run_poll(args) if args.mode == "poll" else run_pipeline(args)
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures))
+    else:
+        summary({args.mode: figures}, argv)
     print("load average at end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 

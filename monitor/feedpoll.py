@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.config import FeedsConfig, FeedSourceConfig
 from monitor.model import Incoming, RawArticle
 from monitor.pipeline import Pipeline
-from monitor.polling import PollOutcome, record_health
+from monitor.polling import PollOutcome, apply_health
 from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, poll_feeds
 from monitor.store import repo
 from monitor.store.tables import SourceRow
@@ -96,7 +96,11 @@ def poll_feed_sources(
                 )
             except Exception as exc:
                 log.exception("storing %s failed", item.request.source_name)
-                outcomes[item.request.source_name] = PollOutcome(item.request.source_name, error=repr(exc))
+                error = f"storing failed: {exc!r}"
+                outcomes[item.request.source_name] = PollOutcome(item.request.source_name, error=error)
+                _record_failure(
+                    sessions, pipeline, source_id, by_name[item.request.source_name], item, clock, error
+                )
 
     consumer = threading.Thread(target=store_results, name="feed-store", daemon=True)
     consumer.start()
@@ -131,13 +135,16 @@ def _store(
 ) -> PollOutcome:
     outcome = PollOutcome(feed.name)
     if result.status == "ok":
-        with sessions() as session:
-            row = session.get(SourceRow, source_id)
-            assert row is not None
+        # The pipeline needs only the source's id and name; no need to read its row.
+        source = SourceRow(id=source_id, name=feed.name)
         articles = without_shared_links(result.articles)
-        outcome.report = pipeline.ingest(row, [Incoming(article) for article in articles])
+        outcome.report = pipeline.ingest(source, [Incoming(article) for article in articles])
         for note in result.notes:
             log.warning("%s: %s", feed.name, note, extra={"source": feed.name})
+    if result.status == "error":
+        outcome.error = result.error or "unknown error"
+        log.warning("%s: %s", feed.name, outcome.error, extra={"source": feed.name})
+    # Validators, location, lease and health in one transaction: a 304 costs one commit.
     with sessions.begin() as session:
         row = session.get(SourceRow, source_id)
         assert row is not None
@@ -156,17 +163,44 @@ def _store(
                     extra={"source": feed.name},
                 )
                 row.location = result.new_url
-    if result.status == "error":
-        outcome.error = result.error or "unknown error"
-        log.warning("%s: %s", feed.name, outcome.error, extra={"source": feed.name})
-    record_health(
-        sessions,
-        source_id,
-        clock(),
-        error=outcome.error,
+        _record_health(row, feed, result, pipeline, clock(), outcome.error)
+    return outcome
+
+
+def _record_failure(
+    sessions: sessionmaker[Session],
+    pipeline: Pipeline,
+    source_id: int,
+    feed: FeedSourceConfig,
+    result: FeedResult,
+    clock: Callable[[], datetime],
+    error: str,
+) -> None:
+    """A feed whose items could not be stored counts as failing, and its lease is released."""
+    try:
+        with sessions.begin() as session:
+            row = session.get(SourceRow, source_id)
+            if row is not None:
+                row.lease_owner = row.lease_expires_at = None
+                _record_health(row, feed, result, pipeline, clock(), error)
+    except Exception:
+        log.exception("recording the failure of %s failed", feed.name)
+
+
+def _record_health(
+    row: SourceRow,
+    feed: FeedSourceConfig,
+    result: FeedResult,
+    pipeline: Pipeline,
+    now: datetime,
+    error: str | None,
+) -> None:
+    apply_health(
+        row,
+        now,
+        error=error,
         every=feed.every,
         retry_after=result.retry_after,
         backoff_cap=pipeline.config.feeds.backoff_cap,
         jitter=True,
     )
-    return outcome

@@ -16,9 +16,10 @@ period; when due, all of a target's alerts go out as one e-mail grouped by story
 
 The one window no outbox can close: the process dies after the notifier accepted a message
 and before the "sent" row committed. The row is then sent again once its lease expires.
-Committing each alert alone, right after its send, keeps that window to a few milliseconds;
-the lease is renewed just before each send, so a long pass never lets another worker take
-a row this one is about to send.
+Committing each alert alone, right after its send, keeps that window to a few milliseconds.
+A kill can therefore repeat at most the post in flight at each destination. While a worker
+lives, the rows it holds keep their lease (renewed before each send and by the pass's
+heartbeat), so another worker never takes over, and repeats, a slow send.
 """
 
 from __future__ import annotations

@@ -100,34 +100,55 @@ def record_health(
     backoff_cap: float = 6 * 3600,
     jitter: bool = False,
 ) -> None:
-    """Record a poll's outcome: success resets the failure count; failure backs off with jitter.
+    """Record a poll's outcome in a transaction of its own (see :func:`apply_health`)."""
+    with sessions.begin() as session:
+        row = session.get(SourceRow, source_id)
+        assert row is not None
+        apply_health(
+            row,
+            now,
+            error=error,
+            every=every,
+            retry_after=retry_after,
+            backoff_cap=backoff_cap,
+            jitter=jitter,
+        )
+
+
+def apply_health(
+    row: SourceRow,
+    now: datetime,
+    *,
+    error: str | None,
+    every: float,
+    retry_after: float | None = None,
+    backoff_cap: float = 6 * 3600,
+    jitter: bool = False,
+) -> None:
+    """Record a poll's outcome on ``row``: success resets the failure count; failure backs off
+    with jitter.
 
     A source is never disabled: after any number of failures it is still tried again, only
     less often, up to ``backoff_cap`` between attempts.
     """
-    with sessions.begin() as session:
-        row = session.get(SourceRow, source_id)
-        assert row is not None
-        row.last_attempt_at = now
-        if error is None:
-            row.consecutive_failures = 0
-            row.last_error = None
-            row.last_success_at = now
-            interval = max(every, row.min_interval or 0.0)
-            if jitter:
-                # Keeps many feeds with one interval from firing in lockstep forever.
-                interval *= random.uniform(0.9, 1.1)
-        else:
-            row.consecutive_failures += 1
-            row.last_error = error
-            delay = backoff_delay(
-                row.consecutive_failures, base=every, cap=backoff_cap, retry_after=retry_after
-            )
-            # Full jitter alone may draw a shorter wait after more failures; flooring it at half
-            # its range keeps every wait longer than the last (until the cap), still spread out.
-            floor = min(backoff_cap, every * 2.0 ** min(row.consecutive_failures - 1, 64))
-            interval = max(every, floor, delay)
-        row.next_poll_at = now + timedelta(seconds=interval)
+    row.last_attempt_at = now
+    if error is None:
+        row.consecutive_failures = 0
+        row.last_error = None
+        row.last_success_at = now
+        interval = max(every, row.min_interval or 0.0)
+        if jitter:
+            # Keeps many feeds with one interval from firing in lockstep forever.
+            interval *= random.uniform(0.9, 1.1)
+    else:
+        row.consecutive_failures += 1
+        row.last_error = error
+        delay = backoff_delay(row.consecutive_failures, base=every, cap=backoff_cap, retry_after=retry_after)
+        # Full jitter alone may draw a shorter wait after more failures; flooring it at half
+        # its range keeps every wait longer than the last (until the cap), still spread out.
+        floor = min(backoff_cap, every * 2.0 ** min(row.consecutive_failures - 1, 64))
+        interval = max(every, floor, delay)
+    row.next_poll_at = now + timedelta(seconds=interval)
 
 
 def ingest_paths(

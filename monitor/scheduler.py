@@ -177,6 +177,8 @@ class Daemon:
             os._exit(FORCED_EXIT_STATUS)
         log.info("%s received: finishing the current jobs, then stopping", signal.Signals(signum).name)
         self.stopping.set()
+        # Sends under way finish; the rest of a long claimed backlog is given back at once.
+        self.app.outbox.stop()
 
     def _on_reload_signal(self, _signum: int, _frame: FrameType | None) -> None:
         self.reload_requested.set()

@@ -445,22 +445,6 @@ def thread_for(session: Session, story_id: int, notifier: str, destination: str)
     )
 
 
-def root_alert_pending(session: Session, story_id: int, notifier: str, destination: str) -> bool:
-    """Whether the story's new-story alert for this target has yet to be sent or fail."""
-    return (
-        session.scalar(
-            select(func.count(AlertRow.id)).where(
-                AlertRow.story_id == story_id,
-                AlertRow.notifier == notifier,
-                AlertRow.destination == destination,
-                AlertRow.kind == "new_story",
-                AlertRow.status == AlertStatus.PENDING,
-            )
-        )
-        or 0
-    ) > 0
-
-
 def oldest_pending(
     session: Session,
     notifier: str,
