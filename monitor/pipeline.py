@@ -176,7 +176,7 @@ class Pipeline:
         )
         for row in rows:
             assert row.story_id is not None
-            self.engine.add(_story_doc(row, ""), row.story_id, Role(row.role or Role.FIRST))
+            self.engine.add(story_doc(row, ""), row.story_id, Role(row.role or Role.FIRST))
             self._observe_time(row.published_at, row.published_estimated)
             self._synced_article_id = row.id
 
@@ -319,7 +319,7 @@ class Pipeline:
         batch.by_hash[digest] = article
         if raw.canonical_url:
             batch.by_url.setdefault(raw.canonical_url, article)
-        doc = _story_doc(article, source_name)
+        doc = story_doc(article, source_name)
         assignment = self.engine.assign(doc)
         story = self._place_in_story(batch, article, assignment, now, report)
         self._link_source(batch, article, raw, now)
@@ -431,7 +431,7 @@ class Pipeline:
         report.revised += 1
         if article.story_id is None:
             return
-        doc = _story_doc(article, source_name)
+        doc = story_doc(article, source_name)
         assessment = self.engine.assess_revision(doc, article.story_id)
         if self.engine.title(article.story_id) is not None:
             # The window learns the new text, so a fact it brought is not news a second time.
@@ -517,7 +517,8 @@ def stored_external_id(external_id: str) -> str:
     return "sha256:" + hashlib.sha256(external_id.encode("utf-8")).hexdigest()
 
 
-def _story_doc(article: ArticleRow, source_name: str) -> StoryDoc:
+def story_doc(article: ArticleRow, source_name: str) -> StoryDoc:
+    """A stored article as the story engine sees it."""
     return StoryDoc(
         article_id=article.id,
         title=article.title,

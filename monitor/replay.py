@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Config, TopicConfig
 from monitor.model import AlertKind, Role
-from monitor.stories import StoryDoc, StoryEngine
+from monitor.pipeline import story_doc
+from monitor.stories import StoryEngine
 from monitor.store.tables import ArticleRow
 from monitor.topics import PreparedText
 from monitor.tracking import plan_alerts
@@ -47,7 +48,7 @@ def replay(session: Session, config: Config, topic: TopicConfig, since: datetime
         query = query.where(ArticleRow.first_seen_at >= since)
     next_story = 1
     for article in session.scalars(query.execution_options(yield_per=_PAGE)):
-        doc = StoryDoc(article.id, article.title, article.body, article.published_at, "")
+        doc = story_doc(article, "")
         assignment = engine.assign(doc)
         if assignment.story_id is None:
             story_id, role = next_story, Role.FIRST

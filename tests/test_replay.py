@@ -1,0 +1,57 @@
+"""``monitor replay`` shows what a topic would have alerted, and sends nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import CONTRACT_QUERY, copy_seeds
+
+from monitor.cli.main import cli, main
+
+
+def _run(config: Path, *args: str) -> tuple[int, str, str]:
+    main  # noqa: B018  (importing main registers every command)
+    from monitor.cli import admin, inspect, worker  # noqa: F401
+
+    result = CliRunner().invoke(cli, ["--config", str(config), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_replay_shows_the_seeds_story_and_its_update_without_sending(
+    tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    config = write_config(tmp_path)
+    copy_seeds(tmp_path / "inbox")
+    assert _run(config, "ingest", "--no-deliver", str(tmp_path / "inbox"))[0] == 0
+
+    code, out, _ = _run(config, "replay", "--topic", "russia-ukraine-talks", "--json")
+    assert code == 0
+    alerts = json.loads(out)
+    assert [a["kind"] for a in alerts] == ["new_story", "update"]
+    assert alerts[0]["story"] == alerts[1]["story"]
+    assert any("not fair" in s for s in alerts[1]["novel_sentences"])
+
+    # Nothing was sent: the two queued alerts are still pending.
+    code, out, _ = _run(config, "alerts", "--json")
+    assert {a["status"] for a in json.loads(out)} == {"pending"}
+
+
+def test_replay_of_a_narrower_query_finds_nothing(tmp_path: Path, write_config: Callable[..., Path]) -> None:
+    topics = [
+        {"name": "talks", "query": CONTRACT_QUERY, "notify": ["console"]},
+        {"name": "sport", "query": "football OR tennis", "notify": ["console"]},
+    ]
+    config = write_config(tmp_path, topics=topics)
+    copy_seeds(tmp_path / "inbox")
+    _run(config, "ingest", "--no-deliver", str(tmp_path / "inbox"))
+    code, out, _ = _run(config, "replay", "--topic", "sport", "--json")
+    assert code == 0 and json.loads(out) == []
+
+
+def test_replay_of_an_unknown_topic_is_a_usage_error(tmp_path: Path, write_config: Callable[..., Path]) -> None:
+    code, _, err = _run(write_config(tmp_path), "replay", "--topic", "nope")
+    assert code == 2
+    assert "no topic named 'nope'" in err
