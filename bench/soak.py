@@ -231,7 +231,9 @@ def write_config(directory: Path, urls: list[str], every: int) -> Path:
     inbox = directory / "inbox"
     inbox.mkdir()
     sources: list[dict[str, object]] = [{"name": "drop", "folder": str(inbox), "every": "30s"}]
-    sources += [{"name": f"feed-{number}", "feed": url, "every": f"{every}s"} for number, url in enumerate(urls)]
+    sources += [
+        {"name": f"feed-{number}", "feed": url, "every": f"{every}s"} for number, url in enumerate(urls)
+    ]
     config = {
         "database": f"sqlite:///{directory / 'soak.db'}",
         "sources": sources,
@@ -245,7 +247,9 @@ def write_config(directory: Path, urls: list[str], every: int) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--hosts", type=int, default=4)
@@ -280,7 +284,7 @@ def main() -> None:
     def next_is_marker() -> bool:
         nonlocal new_articles
         new_articles += 1
-        return new_articles % args.marker_every == 0
+        return new_articles % int(args.marker_every) == 0
 
     print(
         f"soak: {args.minutes:g} min, {args.feeds} feeds on {args.hosts} hosts every {args.every}s "
@@ -331,10 +335,9 @@ def main() -> None:
                     expected.add(str(directory / "inbox" / name))
             if now >= next_sample:
                 next_sample += SAMPLE_EVERY
-                delivered = sum(worker.delivered().values())
                 requests = len(server.requests())
                 server.clear_requests()
-                point = sample(pid, started, delivered, len(expected), requests)
+                point = sample(pid, started, sum(worker.delivered().values()), len(expected), requests)
                 samples.append(point)
                 print(
                     f"{point.at:6.0f} {mb(point.rss_kb):>7} {point.fds:>5} {point.threads:>4} "
@@ -355,9 +358,12 @@ def main() -> None:
     levels = Counter(word for line in stderr.splitlines() for word in ("WARNING", "ERROR") if word in line)
     steady = [s for s in samples if s.at >= min(300.0, duration / 3)] or samples
     print("\nsummary")
-    print(f"  duration            {final.at / 60:.1f} min, {dropped} files dropped, {new_articles} new articles")
     print(
-        f"  worker RSS          start {mb(samples[0].rss_kb)} MB (after first poll {mb(steady[0].rss_kb)} MB), "
+        f"  duration            {final.at / 60:.1f} min, {dropped} files dropped, {new_articles} new articles"
+    )
+    print(
+        f"  worker RSS          start {mb(samples[0].rss_kb)} MB "
+        f"(after the first polls {mb(steady[0].rss_kb)} MB), "
         f"end {mb(final.rss_kb)} MB, max sampled {mb(max(s.rss_kb for s in samples))} MB, "
         f"peak (VmHWM) {mb(final.hwm_kb)} MB"
     )
@@ -370,7 +376,8 @@ def main() -> None:
         f"steady-state range {min(s.fds for s in steady)}-{max(s.fds for s in steady)}"
     )
     print(
-        f"  threads             min {min(s.threads for s in samples)}, max {max(s.threads for s in samples)}, "
+        f"  threads             min {min(s.threads for s in samples)}, "
+        f"max {max(s.threads for s in samples)}, "
         f"steady-state range {min(s.threads for s in steady)}-{max(s.threads for s in steady)}"
     )
     missing = expected - set(delivered)
@@ -385,7 +392,8 @@ def main() -> None:
     for origin in sorted(unexpected)[:5]:
         print(f"    unexpected: {origin}")
     print(f"  stop                SIGTERM -> exit {code} in {stop_seconds:.1f}s")
-    print(f"  worker log          {levels['WARNING']} warnings, {levels['ERROR']} errors ({directory / 'worker.stderr'})")
+    print(f"  worker log          {levels['WARNING']} warnings, {levels['ERROR']} errors")
+    print(f"  work directory      {directory}")
 
 
 if __name__ == "__main__":

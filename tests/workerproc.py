@@ -21,7 +21,33 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-_SYLLABLES = "ka lo mi ne ru sa ta vo zi be do fu ga hi ja ke pra sto vel mur dan tor lin qua rest".split()
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "sa",
+    "ta",
+    "vo",
+    "zi",
+    "be",
+    "do",
+    "fu",
+    "ga",
+    "hi",
+    "ja",
+    "ke",
+    "pra",
+    "sto",
+    "vel",
+    "mur",
+    "dan",
+    "tor",
+    "lin",
+    "qua",
+    "rest",
+]
 
 
 def environment() -> dict[str, str]:
@@ -92,6 +118,10 @@ class WorkerProcess:
     def stop(self, signum: signal.Signals = signal.SIGTERM, timeout: float = 10.0) -> int:
         """Send ``signum`` and wait for the exit status (TimeoutExpired after ``timeout``)."""
         self.process.send_signal(signum)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float) -> int:
+        """The exit status, once the process has exited and its output is all read."""
         code = self.process.wait(timeout=timeout)
         for reader in self._readers:
             reader.join(timeout=5)
@@ -132,9 +162,11 @@ def distinct_event(seed: int, *, marker: str) -> tuple[str, str]:
     body = "\n".join(
         [
             f"{town} council said the {company} plant would cost {money} million and employ {count} people.",
-            f"{colleague}, who chairs the {town} {marker} committee, called the {river} site a turning point.",
+            f"{colleague}, who chairs the {town} {marker} committee, called the {river} site "
+            "a turning point.",
             f"Residents of {town} and {_coined(rng)} queued outside the {company} gates before dawn.",
-            f"{person} promised that a second {company} line on the {river} would follow by {rng.randint(2027, 2031)}.",
+            f"{person} promised that a second {company} line on the {river} would follow "
+            f"by {rng.randint(2027, 2031)}.",
         ]
     )
     return title, body

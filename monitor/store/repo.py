@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, delete, func, or_, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from monitor.model import AlertStatus
@@ -33,17 +34,23 @@ def ensure_source(session: Session, *, name: str, kind: str, location: str, now:
     """The row for a configured source, created on first sight; the location follows the config."""
     row = session.scalar(select(SourceRow).where(SourceRow.name == name))
     if row is None:
-        row = SourceRow(
-            name=name,
-            kind=kind,
-            location=location,
-            configured_location=location,
-            created_at=now,
-            consecutive_failures=0,
-        )
-        session.add(row)
-        session.flush()
-    elif row.kind != kind or row.configured_location != location:
+        try:
+            with session.begin_nested():
+                row = SourceRow(
+                    name=name,
+                    kind=kind,
+                    location=location,
+                    configured_location=location,
+                    created_at=now,
+                    consecutive_failures=0,
+                )
+                session.add(row)
+        except IntegrityError:
+            # Another worker sharing the database created it at the same moment: use theirs.
+            row = session.scalar(select(SourceRow).where(SourceRow.name == name))
+            if row is None:
+                raise
+    if row.kind != kind or row.configured_location != location:
         # The config changed: follow it (a redirect-updated location only lasts until then).
         row.kind, row.location, row.configured_location = kind, location, location
         row.etag = row.last_modified = None
