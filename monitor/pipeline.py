@@ -17,8 +17,9 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Final, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,6 +39,7 @@ from monitor.store.tables import (
     StoryTopicRow,
 )
 from monitor.stories import Assignment, StoryDoc, StoryEngine
+from monitor.stories.prepare import Ahead, Preparations, PreparedArticle, Shifted, prepare_ahead
 from monitor.topics import PreparedText
 from monitor.tracking import Target, plan_alerts
 
@@ -72,32 +74,236 @@ class IngestReport:
         self.errors.extend(other.errors)
 
 
-class _Batch:
-    """What one batch needs to know about stored rows, fetched once, kept current."""
+class _NewStory:
+    """A story created by this batch, written with the batch's others in one executemany."""
 
-    def __init__(self, session: Session, source_id: int, items: Sequence[Incoming]) -> None:
+    __slots__ = (
+        "article_count",
+        "first_seen_at",
+        "id",
+        "source_count",
+        "title",
+        "update_count",
+        "updated_at",
+    )
+
+    def __init__(self, story_id: int, title: str, now: datetime) -> None:
+        self.id = story_id
+        self.title = title
+        self.first_seen_at = now
+        self.updated_at = now
+        self.article_count = 0
+        self.source_count = 0
+        self.update_count = 0
+
+    def values(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class _NewArticle:
+    """An article stored by this batch, written with the batch's others in one executemany."""
+
+    __slots__ = (
+        "author",
+        "body",
+        "body_pruned",
+        "canonical_url",
+        "categories",
+        "encoding",
+        "first_seen_at",
+        "id",
+        "notes",
+        "novel_sentences",
+        "published_at",
+        "published_estimated",
+        "related_headlines",
+        "revision",
+        "role",
+        "story_id",
+        "text_hash",
+        "title",
+        "url",
+    )
+
+    def __init__(self, article_id: int, raw: RawArticle, text_hash: str, now: datetime) -> None:
+        self.id = article_id
+        self.text_hash = text_hash
+        self.canonical_url = raw.canonical_url
+        self.title = raw.title
+        self.body = raw.body
+        self.url = raw.url
+        self.author = raw.author
+        self.categories = list(raw.categories)
+        self.related_headlines = list(raw.related_headlines)
+        self.notes = list(raw.notes)
+        self.encoding = raw.encoding
+        self.published_at = raw.published
+        self.published_estimated = raw.published_estimated
+        self.first_seen_at = now
+        self.story_id: int | None = None
+        self.role: str | None = None
+        self.revision = 0
+        self.novel_sentences: list[str] = []
+        self.body_pruned = False
+
+    def values(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+_STORIES: Final = cast(Table, StoryRow.__table__)
+_ARTICLES: Final = cast(Table, ArticleRow.__table__)
+_ARTICLE_SOURCES: Final = cast(Table, ArticleSourceRow.__table__)
+_SOURCE_FILES: Final = cast(Table, SourceFileRow.__table__)
+
+
+# A story or article row of this batch: a plain new one, or one the session tracks.
+_Story = StoryRow | _NewStory
+_Article = ArticleRow | _NewArticle
+
+
+@dataclass(frozen=True)
+class _PendingAlert:
+    values: dict[str, object]
+    kind: AlertKind
+    topic: str
+    target: Target
+    story_title: str
+
+
+class _Batch:
+    """What one batch needs to know about stored rows, fetched once, kept current.
+
+    A batch that is not ``retrying`` (article by article, in savepoints) keeps its new stories
+    and articles as plain objects, and writes them, like every other row it makes, in one
+    executemany per table when it ends: an ORM object per row costs several times more.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        source_id: int,
+        items: Sequence[Incoming],
+        report: IngestReport,
+        *,
+        retrying: bool,
+        preparations: Preparations | None = None,
+    ) -> None:
         self.session = session
         self.source_id = source_id
+        self.report = report
+        self.retrying = retrying
+        self.preparations = preparations
+        self.positions = {id(item): position for position, item in enumerate(items)} if preparations else {}
         self.next_article_id = (session.scalar(select(func.max(ArticleRow.id))) or 0) + 1
         self.next_story_id = (session.scalar(select(func.max(StoryRow.id))) or 0) + 1
         external_ids = [stored_external_id(item.article.external_id) for item in items]
-        digests = [repo.text_hash(item.article.title, item.article.body) for item in items]
+        digests = [
+            prepared.digest
+            if preparations is not None and (prepared := preparations.peek(position)) is not None
+            else repo.text_hash(item.article.title, item.article.body)
+            for position, item in enumerate(items)
+        ]
         urls = [item.article.canonical_url for item in items if item.article.canonical_url]
         self.digests = dict(zip((id(item) for item in items), digests, strict=True))
         self.seen: dict[str, int] = repo.article_ids_by_external_id(session, source_id, external_ids)
-        self.by_hash: dict[str, ArticleRow] = repo.articles_by_text_hash(session, digests)
-        self.by_url: dict[str, ArticleRow] = repo.articles_by_canonical_url(session, urls)
-        self.stories: dict[int, StoryRow] = {}
+        self.by_hash: dict[str, _Article] = dict(repo.articles_by_text_hash(session, digests))
+        self.by_url: dict[str, _Article] = dict(repo.articles_by_canonical_url(session, urls))
+        self.stories: dict[int, _Story] = {}
         self.story_sources: dict[int, set[int]] = {}
         self.story_topics: dict[int, set[str]] = {}
         self.inserted = False
+        # Rows written at the next flush, one executemany per table.
+        self.new_stories: list[_NewStory] = []
+        self.new_articles: dict[int, _NewArticle] = {}
+        self.new_sources: list[dict[str, object]] = []
+        self.new_files: list[dict[str, object]] = []
+        self.alerts: list[_PendingAlert] = []
 
-    def article(self, article_id: int) -> ArticleRow:
-        found = self.session.get(ArticleRow, article_id)
+    def add_story(self, title: str, now: datetime) -> _Story:
+        story: _Story
+        if self.retrying:
+            story = StoryRow(
+                id=self.next_story_id,
+                title=title,
+                first_seen_at=now,
+                updated_at=now,
+                article_count=0,
+                source_count=0,
+                update_count=0,
+            )
+            self.session.add(story)
+        else:
+            story = _NewStory(self.next_story_id, title, now)
+            self.new_stories.append(story)
+        self.next_story_id += 1
+        self.stories[story.id] = story
+        self.story_sources[story.id] = set()
+        self.story_topics[story.id] = set()
+        return story
+
+    def add_article(self, raw: RawArticle, text_hash: str, now: datetime) -> _Article:
+        new = _NewArticle(self.next_article_id, raw, text_hash, now)
+        self.next_article_id += 1
+        self.inserted = True
+        if not self.retrying:
+            self.new_articles[new.id] = new
+            return new
+        article = ArticleRow(**new.values())
+        self.session.add(article)
+        return article
+
+    def flush(self) -> None:
+        """Write every pending row: new stories and articles first, then what the session
+        tracks (which may reference them), then the rows that reference those, then alerts."""
+        with self.session.no_autoflush:  # the session's rows may reference these: not before them
+            for table, rows in (
+                (_STORIES, [story.values() for story in self.new_stories]),
+                (_ARTICLES, [article.values() for article in self.new_articles.values()]),
+            ):
+                if rows:
+                    self.session.execute(insert(table), rows)
+        # Written once, when the batch ends: nothing changes them after this.
+        self.new_stories.clear()
+        self.new_articles.clear()
+        self.session.flush()
+        for table, pending in ((_ARTICLE_SOURCES, self.new_sources), (_SOURCE_FILES, self.new_files)):
+            if pending:
+                rows = pending.copy()
+                pending.clear()
+                self.session.execute(insert(table), rows)
+        alerts, self.alerts = self.alerts, []
+        for alert in alerts:
+            written = repo.insert_ignoring_conflict(self.session, AlertRow, alert.values)
+            self.report.alerts += int(written)
+            if written:
+                log.info(
+                    "%s alert queued for %s → %s %s: %s",
+                    alert.kind.value,
+                    alert.topic,
+                    alert.target.notifier,
+                    alert.target.destination,
+                    alert.story_title[:120],
+                    extra={"article_id": alert.values["article_id"], "story_id": alert.values["story_id"]},
+                )
+
+    def discard_pending(self) -> None:
+        """Forget the rows not written yet (their savepoint rolled back)."""
+        self.new_sources.clear()
+        self.new_files.clear()
+        self.alerts.clear()
+
+    def prepared(self, item: Incoming) -> PreparedArticle | None:
+        """The item's text prepared by a helper process, if it is back already."""
+        if self.preparations is None:
+            return None
+        return self.preparations.get(self.positions[id(item)])
+
+    def article(self, article_id: int) -> _Article:
+        found = self.new_articles.get(article_id) or self.session.get(ArticleRow, article_id)
         assert found is not None
         return found
 
-    def story(self, story_id: int) -> StoryRow | None:
+    def story(self, story_id: int) -> _Story | None:
         if story_id not in self.stories:
             found = self.session.get(StoryRow, story_id)
             if found is None:
@@ -172,7 +378,10 @@ class Pipeline:
                 self._observe_time(newest, estimated=False)
         newest_known = self._stream_time or self.clock()
         rows = repo.articles_in_window(
-            session, self._synced_article_id, published_since=newest_known - window, seen_since=self.clock() - window
+            session,
+            self._synced_article_id,
+            published_since=newest_known - window,
+            seen_since=self.clock() - window,
         )
         for row in rows:
             assert row.story_id is not None
@@ -182,41 +391,81 @@ class Pipeline:
 
     # --- ingest ----------------------------------------------------------------------------
 
+    def topic_queries(self) -> tuple[str, ...]:
+        """The topics' query texts, for texts prepared in helper processes to be judged by."""
+        return tuple(topic.query.text for topic in self.config.topics)
+
     def ingest(
         self,
         source: SourceRow,
         incoming: Sequence[Incoming],
         rejected: Sequence[Rejection] = (),
+        prepared: Preparations | None = None,
     ) -> IngestReport:
-        """Store a source's new items (and record its rejected files) in batches."""
+        """Store a source's new items (and record its rejected files) in batches.
+
+        ``prepared`` may give, by position, the items' texts prepared already (see
+        :mod:`monitor.stories.prepare`); without it a large batch is prepared in helper
+        processes while it is stored.
+        """
         report = IngestReport()
         if rejected:
             with self.sessions.begin() as session:
                 for failure in rejected:
                     self._record_rejection(session, source.id, failure, report)
-        for start in range(0, len(incoming), BATCH_SIZE):
-            batch = incoming[start : start + BATCH_SIZE]
+        starts = range(0, len(incoming), BATCH_SIZE)
+        batches = [incoming[start : start + BATCH_SIZE] for start in starts]
+        # Without preparations given, helper processes prepare the texts of a large batch, and
+        # of the next, while it is stored.
+        queries = self.topic_queries()
+        ahead = _prepare_ahead(batches[0], queries) if batches and prepared is None else None
+        for number, batch in enumerate(batches):
+            following = None
+            if prepared is None and number + 1 < len(batches):
+                following = _prepare_ahead(batches[number + 1], queries)
+            preparations: Preparations | None = ahead
+            if prepared is not None:
+                preparations = Shifted(prepared, starts[number]) if number else prepared
             try:
-                report.add(self._ingest_batch(source.id, source.name, batch, one_by_one=False))
+                report.add(
+                    self._ingest_batch(
+                        source.id, source.name, batch, one_by_one=False, preparations=preparations
+                    )
+                )
             except IntegrityError as exc:
                 # Another worker or process wrote one of these rows first. The engine may
                 # hold articles that just rolled back: rebuild it, then go one by one.
                 log.info("batch conflicted (%s); retrying article by article", exc.orig)
                 self._reset_engine()
-                report.add(self._ingest_batch(source.id, source.name, batch, one_by_one=True))
+                report.add(
+                    self._ingest_batch(
+                        source.id, source.name, batch, one_by_one=True, preparations=preparations
+                    )
+                )
             except Exception:
                 self._reset_engine()
+                if following is not None:
+                    following.cancel()
                 raise
+            ahead = following
         return report
 
     def _ingest_batch(
-        self, source_id: int, source_name: str, items: Sequence[Incoming], *, one_by_one: bool
+        self,
+        source_id: int,
+        source_name: str,
+        items: Sequence[Incoming],
+        *,
+        one_by_one: bool,
+        preparations: Preparations | None = None,
     ) -> IngestReport:
         report = IngestReport()
         with self.sessions.begin() as session:
             # A write first, so SQLite takes its write lock before ids are handed out below;
             # on PostgreSQL the advisory lock serialises batches of every worker.
-            session.execute(update(SourceRow).where(SourceRow.id == source_id).values(last_attempt_at=self.clock()))
+            session.execute(
+                update(SourceRow).where(SourceRow.id == source_id).values(last_attempt_at=self.clock())
+            )
             if self._multi_worker:
                 session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _STORY_LOCK_ID})
             if self._multi_worker or self._synced_article_id == 0:
@@ -224,35 +473,44 @@ class Pipeline:
             if self._stream_time is not None:
                 self.engine.evict(self._stream_time)
             with session.no_autoflush:
-                batch = _Batch(session, source_id, items)
+                batch = _Batch(
+                    session, source_id, items, report, retrying=one_by_one, preparations=preparations
+                )
                 for item in items:
                     if one_by_one:
                         self._ingest_one_in_savepoint(batch, source_name, item, report)
                     else:
                         self._ingest_one(batch, source_name, item, report)
-            session.flush()
+            batch.flush()
             if batch.inserted and self._multi_worker:
                 repo.advance_id_sequences(session)
             self._synced_article_id = max(self._synced_article_id, batch.next_article_id - 1)
         return report
 
-    def _ingest_one_in_savepoint(self, batch: _Batch, source_name: str, item: Incoming, report: IngestReport) -> None:
+    def _ingest_one_in_savepoint(
+        self, batch: _Batch, source_name: str, item: Incoming, report: IngestReport
+    ) -> None:
         try:
             with batch.session.begin_nested():
                 self._ingest_one(batch, source_name, item, report)
-                batch.session.flush()
+                batch.flush()
         except IntegrityError as exc:
+            batch.discard_pending()
             report.known += 1
             report.errors.append(f"{item.article.origin}: {exc.orig}")
             log.info("%s already stored elsewhere: %s", item.article.origin, exc.orig)
             self._reset_engine()
             self._sync_story_window(batch.session)
 
-    def _record_rejection(self, session: Session, source_id: int, failure: Rejection, report: IngestReport) -> None:
+    def _record_rejection(
+        self, session: Session, source_id: int, failure: Rejection, report: IngestReport
+    ) -> None:
         report.rejected += 1
         if failure.file is None:
             # Unreadable, so there is no version to record; it is retried on the next pass.
-            log.warning("cannot read %s: %s", failure.origin, failure.reason, extra={"origin": failure.origin})
+            log.warning(
+                "cannot read %s: %s", failure.origin, failure.reason, extra={"origin": failure.origin}
+            )
             return
         new = repo.record_file(
             session,
@@ -270,7 +528,7 @@ class Pipeline:
             log.warning("rejected %s: %s", failure.origin, failure.reason, extra={"origin": failure.origin})
 
     def _ingest_one(self, batch: _Batch, source_name: str, item: Incoming, report: IngestReport) -> None:
-        raw, session, now = item.article, batch.session, self.clock()
+        raw, now = item.article, self.clock()
         digest = batch.digests.get(id(item)) or repo.text_hash(raw.title, raw.body)
         external_id = stored_external_id(raw.external_id)
         seen_id = batch.seen.get(external_id)
@@ -283,7 +541,9 @@ class Pipeline:
             self._record_file(batch, item, seen_id, now)
             return
 
-        existing = batch.by_hash.get(digest) or (batch.by_url.get(raw.canonical_url) if raw.canonical_url else None)
+        existing = batch.by_hash.get(digest) or (
+            batch.by_url.get(raw.canonical_url) if raw.canonical_url else None
+        )
         if existing is not None:
             # The same article from another source, or re-published under a new GUID.
             self._link_source(batch, existing, raw, now)
@@ -294,33 +554,13 @@ class Pipeline:
             self._record_file(batch, item, existing.id, now)
             return
 
-        article = ArticleRow(
-            id=batch.next_article_id,
-            text_hash=digest,
-            canonical_url=raw.canonical_url,
-            title=raw.title,
-            body=raw.body,
-            url=raw.url,
-            author=raw.author,
-            categories=list(raw.categories),
-            related_headlines=list(raw.related_headlines),
-            notes=list(raw.notes),
-            encoding=raw.encoding,
-            published_at=raw.published,
-            published_estimated=raw.published_estimated,
-            first_seen_at=now,
-            revision=0,
-            novel_sentences=[],
-            body_pruned=False,
-        )
-        batch.next_article_id += 1
-        batch.inserted = True
-        session.add(article)
+        article = batch.add_article(raw, digest, now)
         batch.by_hash[digest] = article
         if raw.canonical_url:
             batch.by_url.setdefault(raw.canonical_url, article)
         doc = story_doc(article, source_name)
-        assignment = self.engine.assign(doc)
+        prepared = batch.prepared(item)
+        assignment = self.engine.assign(doc, prepared.analysis if prepared is not None else None)
         story = self._place_in_story(batch, article, assignment, now, report)
         self._link_source(batch, article, raw, now)
         self._record_file(batch, item, article.id, now)
@@ -334,35 +574,37 @@ class Pipeline:
             article.title[:120],
             extra={"source": source_name, "article_id": article.id, "story_id": story.id},
         )
-        self._track(batch, story, article, assignment, report)
+        self._track(
+            batch, story, article, assignment, report, text=prepared.text if prepared is not None else None
+        )
 
     def _record_file(self, batch: _Batch, item: Incoming, article_id: int, now: datetime) -> None:
         if item.file is None:
             return
-        batch.session.add(
-            SourceFileRow(
-                source_id=batch.source_id,
-                path=item.file.path,
-                content_hash=item.file.content_hash,
-                size=item.file.size,
-                mtime_ns=item.file.mtime_ns,
-                status="ingested",
-                reason=None,
-                article_id=article_id,
-                seen_at=now,
-            )
+        batch.new_files.append(
+            {
+                "source_id": batch.source_id,
+                "path": item.file.path,
+                "content_hash": item.file.content_hash,
+                "size": item.file.size,
+                "mtime_ns": item.file.mtime_ns,
+                "status": "ingested",
+                "reason": None,
+                "article_id": article_id,
+                "seen_at": now,
+            }
         )
 
-    def _link_source(self, batch: _Batch, article: ArticleRow, raw: RawArticle, now: datetime) -> None:
+    def _link_source(self, batch: _Batch, article: _Article, raw: RawArticle, now: datetime) -> None:
         external_id = stored_external_id(raw.external_id)
-        batch.session.add(
-            ArticleSourceRow(
-                article_id=article.id,
-                source_id=batch.source_id,
-                external_id=external_id,
-                origin=raw.origin,
-                first_seen_at=now,
-            )
+        batch.new_sources.append(
+            {
+                "article_id": article.id,
+                "source_id": batch.source_id,
+                "external_id": external_id,
+                "origin": raw.origin,
+                "first_seen_at": now,
+            }
         )
         batch.seen[external_id] = article.id
         story = batch.story(article.story_id) if article.story_id is not None else None
@@ -374,24 +616,11 @@ class Pipeline:
                 story.updated_at = now
 
     def _place_in_story(
-        self, batch: _Batch, article: ArticleRow, assignment: Assignment, now: datetime, report: IngestReport
-    ) -> StoryRow:
+        self, batch: _Batch, article: _Article, assignment: Assignment, now: datetime, report: IngestReport
+    ) -> _Story:
         story = batch.story(assignment.story_id) if assignment.story_id is not None else None
         if story is None:
-            story = StoryRow(
-                id=batch.next_story_id,
-                title=article.title,
-                first_seen_at=now,
-                updated_at=now,
-                article_count=0,
-                source_count=0,
-                update_count=0,
-            )
-            batch.next_story_id += 1
-            batch.session.add(story)
-            batch.stories[story.id] = story
-            batch.story_sources[story.id] = set()
-            batch.story_topics[story.id] = set()
+            story = batch.add_story(article.title, now)
             report.stories_created += 1
             role = Role.FIRST
         else:
@@ -406,7 +635,7 @@ class Pipeline:
     def _revise(
         self,
         batch: _Batch,
-        article: ArticleRow,
+        article: _Article,
         raw: RawArticle,
         digest: str,
         source_name: str,
@@ -447,11 +676,12 @@ class Pipeline:
     def _track(
         self,
         batch: _Batch,
-        story: StoryRow,
-        article: ArticleRow,
+        story: _Story,
+        article: _Article,
         assignment: Assignment,
         report: IngestReport,
         revision: int = 0,
+        text: PreparedText | None = None,
     ) -> None:
         if not self.config.topics:
             return
@@ -460,7 +690,7 @@ class Pipeline:
         role = Role.UPDATE if revision else Role(article.role or Role.FIRST)
         planned = plan_alerts(
             self.config.topics,
-            PreparedText.of(article.title, article.body),
+            text if text is not None else PreparedText.of(article.title, article.body),
             role=role,
             novel_sentence_count=len(assignment.novel_sentences),
             tracked_by=tracked,
@@ -470,43 +700,39 @@ class Pipeline:
             batch.session.add(
                 StoryTopicRow(story_id=story.id, topic=topic_name, article_id=article.id, matched_at=now)
             )
-        if not planned:
-            return
-        # The alert rows reference this story and article: they must exist first.
-        batch.session.flush()
         for plan in planned:
             for target in self.targets.get(plan.topic.name, ()):
                 # A story is announced once per target; each update (or revision) once more.
                 cause = f"{article.id}.{revision}" if plan.kind is AlertKind.UPDATE else "root"
-                key = repo.alert_key(plan.kind, plan.topic.name, story.id, cause, target.notifier, target.destination)
-                written = repo.insert_ignoring_conflict(
-                    batch.session,
-                    AlertRow,
-                    {
-                        "key": key,
-                        "kind": plan.kind.value,
-                        "topic": plan.topic.name,
-                        "story_id": story.id,
-                        "article_id": article.id,
-                        "notifier": target.notifier,
-                        "destination": target.destination,
-                        "status": AlertStatus.PENDING.value,
-                        "attempts": 0,
-                        "next_attempt_at": next_digest_time(target.digest, now) if target.digest else now,
-                        "created_at": now,
-                    },
+                key = repo.alert_key(
+                    plan.kind, plan.topic.name, story.id, cause, target.notifier, target.destination
                 )
-                report.alerts += int(written)
-                if written:
-                    log.info(
-                        "%s alert queued for %s → %s %s: %s",
-                        plan.kind.value,
+                # Written at the batch's flush, after the story and article it references.
+                batch.alerts.append(
+                    _PendingAlert(
+                        {
+                            "key": key,
+                            "kind": plan.kind.value,
+                            "topic": plan.topic.name,
+                            "story_id": story.id,
+                            "article_id": article.id,
+                            "notifier": target.notifier,
+                            "destination": target.destination,
+                            "status": AlertStatus.PENDING.value,
+                            "attempts": 0,
+                            "next_attempt_at": next_digest_time(target.digest, now) if target.digest else now,
+                            "created_at": now,
+                        },
+                        plan.kind,
                         plan.topic.name,
-                        target.notifier,
-                        target.destination,
-                        story.title[:120],
-                        extra={"article_id": article.id, "story_id": story.id},
+                        target,
+                        story.title,
                     )
+                )
+
+
+def _prepare_ahead(items: Sequence[Incoming], queries: Sequence[str]) -> Ahead | None:
+    return prepare_ahead([(item.article.title, item.article.body) for item in items], queries)
 
 
 def stored_external_id(external_id: str) -> str:
@@ -517,7 +743,7 @@ def stored_external_id(external_id: str) -> str:
     return "sha256:" + hashlib.sha256(external_id.encode("utf-8")).hexdigest()
 
 
-def story_doc(article: ArticleRow, source_name: str) -> StoryDoc:
+def story_doc(article: ArticleRow | _NewArticle, source_name: str) -> StoryDoc:
     """A stored article as the story engine sees it."""
     return StoryDoc(
         article_id=article.id,

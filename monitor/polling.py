@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import random
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,12 +17,22 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.backoff import backoff_delay
+from monitor.config import FolderSourceConfig
 from monitor.errors import SourceError
 from monitor.model import FileVersion, Incoming, Rejection
 from monitor.pipeline import IngestReport, Pipeline
 from monitor.sources.folder import FolderSource
 from monitor.store import repo
 from monitor.store.tables import SourceRow
+from monitor.stories.prepare import (
+    POOL_MIN_ITEMS,
+    TASK_ITEMS,
+    Ahead,
+    PreparedArticle,
+    prepare,
+    prepare_ahead,
+    submit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -163,49 +177,218 @@ def ingest_paths(
 
     The files are recorded in the ledger of ``source`` exactly as a drop folder's would be,
     so ingesting a file by hand and later dropping it in a folder does not alert twice.
+
+    Files go in steps, each one pipeline transaction. When there are many, helper processes
+    parse and prepare the next steps' new files (see :mod:`monitor.stories.prepare`) while
+    this process stores the current step; the first step's files it parses itself, and
+    their texts are prepared while it stores them.
     """
     config = source.config
     outcome = PollOutcome(config.name)
     with sessions.begin() as session:
-        row = repo.ensure_source(session, name=config.name, kind="folder", location=config.location, now=clock())
+        row = repo.ensure_source(
+            session, name=config.name, kind="folder", location=config.location, now=clock()
+        )
     files: list[Path] = []
     for path in paths:
         files.extend(sorted(path.glob(config.pattern)) if path.is_dir() else [path])
-    for start in range(0, len(files), _INGEST_CHUNK):
-        chunk = files[start : start + _INGEST_CHUNK]
-        incoming: list[Incoming] = []
-        rejected: list[Rejection] = []
-        read: list[tuple[Path, FileVersion, bytes]] = []
-        for path in chunk:
+    queries = pipeline.topic_queries() if len(files) >= POOL_MIN_ITEMS else None
+    with _fewer_collections():
+        queued: deque[_Step] = deque()
+        for start in range(0, len(files), _INGEST_CHUNK):
+            queued.append(
+                _Step(files[start : start + _INGEST_CHUNK], source, sessions, queries, first=not start)
+            )
+            if len(queued) > _STEPS_AHEAD:
+                _ingest_step(queued.popleft(), pipeline, sessions, source, row, outcome, progress)
+        while queued:
+            _ingest_step(queued.popleft(), pipeline, sessions, source, row, outcome, progress)
+    return outcome
+
+
+_Parsed = tuple[Incoming | Rejection, PreparedArticle | None]
+
+
+class _Step:
+    """One step of files, read and hashed as soon as it is queued.
+
+    With ``queries`` (when there are helper processes to use), the files not stored yet are
+    parsed and prepared in the helpers until the step's turn comes, or, for the ``first``
+    step, parsed here at once and only prepared in the helpers, which then has work at once.
+    """
+
+    def __init__(
+        self,
+        files: list[Path],
+        source: FolderSource,
+        sessions: sessionmaker[Session],
+        queries: tuple[str, ...] | None,
+        *,
+        first: bool,
+    ) -> None:
+        config = source.config
+        self.files = files
+        self.rejected: list[Rejection] = []
+        self.read: list[tuple[Path, FileVersion, bytes]] = []
+        for path in files:
             try:
                 stat = path.stat()
                 if stat.st_size > config.max_file_size:
                     version = FileVersion(str(path), f"unread:{stat.st_size}", stat.st_size, stat.st_mtime_ns)
                     reason = f"file too large ({stat.st_size:,} bytes; the limit is {config.max_file_size:,})"
-                    rejected.append(Rejection(str(path), reason, version))
+                    self.rejected.append(Rejection(str(path), reason, version))
                     continue
                 data = path.read_bytes()
             except OSError as exc:
-                rejected.append(Rejection(str(path), f"cannot read: {exc.strerror}"))
+                self.rejected.append(Rejection(str(path), f"cannot read: {exc.strerror}"))
                 continue
             version = FileVersion(str(path), hashlib.sha256(data).hexdigest(), len(data), stat.st_mtime_ns)
-            read.append((path, version, data))
+            self.read.append((path, version, data))
+        self.tasks: list[tuple[list[int], Future[list[_Parsed]] | None]] = []
+        self.parsed_here: dict[int, Incoming | Rejection] = {}
+        self.ahead: Ahead | None = None
+        self.ahead_index: dict[int, int] = {}  # position in ``read`` -> index in ``ahead``
+        if queries is None:
+            return
+        # Stored contents stay stored, so what is known now is skipped for good; what
+        # becomes known meanwhile (a copy in an earlier step) is prepared in vain.
         with sessions() as session:
-            known = repo.ingested_content_hashes(session, (version.content_hash for _, version, _ in read))
-        for path, version, data in read:
-            if version.content_hash in known:
-                outcome.report.known += 1
+            known = repo.ingested_content_hashes(
+                session, (version.content_hash for _, version, _ in self.read)
+            )
+        wanted: list[int] = []
+        for position, (_path, version, _data) in enumerate(self.read):
+            if version.content_hash not in known:
+                known.add(version.content_hash)
+                wanted.append(position)
+        if first:
+            texts: list[tuple[str, str]] = []
+            for position in wanted:
+                result = self.parsed_here[position] = source.read(*self.read[position])
+                if isinstance(result, Incoming):
+                    self.ahead_index[position] = len(texts)
+                    texts.append((result.article.title, result.article.body))
+            self.ahead = prepare_ahead(texts, queries, wait=True)
+            return
+        for start in range(0, len(wanted), TASK_ITEMS):
+            positions = wanted[start : start + TASK_ITEMS]
+            batch = [(str(self.read[at][0]), self.read[at][1], self.read[at][2]) for at in positions]
+            self.tasks.append((positions, submit(parse_and_prepare, config, batch, queries)))
+
+    def parsed(self, config: FolderSourceConfig, queries: tuple[str, ...]) -> dict[int, _Parsed]:
+        """What the helpers made of the step's files, by position. Tasks no helper has started
+        yet are taken back and done here, the last first, while the helpers do the others; a
+        file whose task failed is missing, and is parsed where the step is stored."""
+        parsed: dict[int, _Parsed] = {
+            position: (result, None) for position, result in self.parsed_here.items()
+        }
+        for positions, task in reversed(self.tasks):
+            if task is not None and task.cancel():
+                files = [(str(self.read[at][0]), self.read[at][1], self.read[at][2]) for at in positions]
+                parsed.update(zip(positions, parse_and_prepare(config, files, queries), strict=True))
+        for positions, task in self.tasks:
+            if task is None or task.cancelled():
                 continue
-            known.add(version.content_hash)
-            result = source.read(path, version, data)
-            if isinstance(result, Rejection):
-                rejected.append(result)
-            else:
-                incoming.append(result)
-        outcome.report.add(pipeline.ingest(row, incoming, rejected))
-        progress(len(chunk))
-    return outcome
+            try:
+                parsed.update(zip(positions, task.result(), strict=True))
+            except Exception as exc:  # a helper died: these files are parsed here instead
+                log.info("parsing inline: %r", exc)
+        return parsed
+
+
+class _StepPreparations:
+    """The preparations of a step's stored items, by their position in the pipeline's list."""
+
+    def __init__(self, ready: list[PreparedArticle | None], ahead: Ahead | None, indexes: list[int | None]):
+        self._ready, self._ahead, self._indexes = ready, ahead, indexes
+
+    def get(self, index: int) -> PreparedArticle | None:
+        return self._find(index, wait=True)
+
+    def peek(self, index: int) -> PreparedArticle | None:
+        return self._find(index, wait=False)
+
+    def _find(self, index: int, *, wait: bool) -> PreparedArticle | None:
+        if self._ready[index] is not None or self._ahead is None:
+            return self._ready[index]
+        found = self._indexes[index]
+        if found is None:
+            return None
+        return self._ahead.get(found) if wait else self._ahead.peek(found)
+
+
+def parse_and_prepare(
+    config: FolderSourceConfig, files: list[tuple[str, FileVersion, bytes]], queries: tuple[str, ...]
+) -> list[_Parsed]:
+    """Parse dropped files and prepare the articles' texts: the task a helper process runs."""
+    source = FolderSource(config)
+    results: list[_Parsed] = []
+    for path, version, data in files:
+        result = source.read(Path(path), version, data)
+        prepared = (
+            None
+            if isinstance(result, Rejection)
+            else prepare(result.article.title, result.article.body, queries)
+        )
+        results.append((result, prepared))
+    return results
+
+
+def _ingest_step(
+    step: _Step,
+    pipeline: Pipeline,
+    sessions: sessionmaker[Session],
+    source: FolderSource,
+    row: SourceRow,
+    outcome: PollOutcome,
+    progress: Callable[[int], None],
+) -> None:
+    """Store one step's files; contents stored already (by now) are only counted."""
+    with sessions() as session:
+        known = repo.ingested_content_hashes(session, (version.content_hash for _, version, _ in step.read))
+    parsed = step.parsed(source.config, pipeline.topic_queries())
+    incoming: list[Incoming] = []
+    ready: list[PreparedArticle | None] = []
+    indexes: list[int | None] = []
+    rejected = step.rejected
+    for position, (path, version, data) in enumerate(step.read):
+        if version.content_hash in known:
+            outcome.report.known += 1
+            continue
+        known.add(version.content_hash)
+        result, preparation = parsed.get(position) or (source.read(path, version, data), None)
+        if isinstance(result, Rejection):
+            rejected.append(result)
+        else:
+            incoming.append(result)
+            ready.append(preparation)
+            indexes.append(step.ahead_index.get(position))
+    prepared = _StepPreparations(ready, step.ahead, indexes) if step.tasks or step.ahead else None
+    outcome.report.add(pipeline.ingest(row, incoming, rejected, prepared))
+    progress(len(step.files))
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often for the duration of a bulk ingest.
+
+    Each article allocates thousands of short-lived objects, which reference counting frees,
+    while the story window holds a large, growing number of long-lived ones. At the default
+    thresholds the collector would run hundreds of times per thousand articles and rescan the
+    whole window every few hundred: a fifth of the ingest's time, for almost no garbage.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(_BULK_GC_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 #: Files read per step of ``ingest``: one pipeline transaction and one progress tick.
 _INGEST_CHUNK = 500
+#: Steps read and handed to the helpers before the one being stored.
+_STEPS_AHEAD = 2
+#: New container objects between collections of the youngest generation during a bulk
+#: ingest (the default is 700): a few dozen articles' worth.
+_BULK_GC_THRESHOLD = 50_000

@@ -54,7 +54,7 @@ import numpy as np
 
 from monitor.model import Role
 from monitor.stories.index import SketchIndex, TermIndex
-from monitor.stories.novelty import novel_sentences
+from monitor.stories.novelty import novel_sentences_in
 from monitor.stories.settings import StorySettings
 from monitor.stories.text import Analysis, analyse, sketch_similarity
 
@@ -118,11 +118,11 @@ class _Vector:
         self.weights = weights
         self._mapping: dict[str, float] | None = None
 
-    def get(self, term: str, default: float) -> float:
-        """The weight of ``term`` (a dict is built on first use)."""
+    def mapping(self) -> dict[str, float]:
+        """Term -> weight (built on first use)."""
         if self._mapping is None:
             self._mapping = dict(zip(self.terms, self.weights, strict=True))
-        return self._mapping.get(term, default)
+        return self._mapping
 
 
 @dataclass(slots=True)
@@ -139,6 +139,8 @@ class _Story:
     lone: _Vector | None = None  # ...or the only vector it has
     norm_squared: float = 0.0
     article_ids: list[int] = field(default_factory=list)
+    #: Whether any of its articles has a real date; until one does, its span is only estimated.
+    dated: bool = True
 
     def known_terms(self) -> AbstractSet[str]:
         vocabulary = self.vocabulary
@@ -186,9 +188,13 @@ class StoryEngine:
 
     # --- decisions ------------------------------------------------------------------
 
-    def assign(self, doc: StoryDoc) -> Assignment:
-        """Decide the story and role of a new article; changes nothing."""
-        analysis = self._analyse(doc)
+    def assign(self, doc: StoryDoc, analysis: Analysis | None = None) -> Assignment:
+        """Decide the story and role of a new article; changes nothing.
+
+        ``analysis`` is ``analyse(doc.title, doc.body)`` when the caller has it already (made
+        ahead, perhaps in another process); :meth:`add` of the same document then reuses it.
+        """
+        analysis = self._analyse(doc, analysis)
         if analysis.is_empty:
             return Assignment(None, Role.FIRST)
         when = _comparable_time(doc)
@@ -202,11 +208,7 @@ class StoryEngine:
         elif story is None or similarity < self._settings.join_threshold:
             return Assignment(None, Role.FIRST, similarity=similarity)
         known = story.known_terms()
-        novel = novel_sentences(
-            analysis.sentences_with_new_terms(known),
-            known,
-            self._settings.novelty_threshold,
-        )
+        novel = novel_sentences_in(analysis, known, self._settings.novelty_threshold)
         if novel:
             role = Role.UPDATE
         elif duplicate_of is not None:
@@ -228,11 +230,7 @@ class StoryEngine:
         analysis = self._analyse(doc)
         similarity = self._similarity(self._vector(analysis), story, _comparable_time(doc))
         known = story.known_terms()
-        novel = novel_sentences(
-            analysis.sentences_with_new_terms(known),
-            known,
-            self._settings.novelty_threshold,
-        )
+        novel = novel_sentences_in(analysis, known, self._settings.novelty_threshold)
         if novel:
             return Assignment(story_id, Role.UPDATE, novel, similarity)
         earlier = self._articles.get(doc.article_id)
@@ -251,6 +249,7 @@ class StoryEngine:
         """Register a stored article under ``story_id`` (created when new) with its role."""
         analysis = self._analyse(doc)
         when = _seconds(doc.published)
+        dated = not doc.published_estimated
         revision = doc.article_id in self._articles
         vector = self._vector(analysis)  # before counting it, as assign() saw it
         if revision:
@@ -260,20 +259,26 @@ class StoryEngine:
         story = self._stories.get(story_id)
         is_new_story = story is None
         if story is None:
-            story = _Story(story_id, doc.title.strip(), when, when)
+            story = _Story(story_id, doc.title.strip(), when, when, dated=dated)
             self._stories[story_id] = story
         elif role is not Role.DUPLICATE and _is_placeholder(story.title) and not _is_placeholder(doc.title):
             story.title = doc.title.strip()
-        story.learn(analysis.counts)
+        story.learn(analysis.terms)
         if role is not Role.DUPLICATE:
             # A copy must not pull the centroid towards itself.
             self._add_to_centroid(story, vector)
         if not revision:
             story.article_ids.append(doc.article_id)
-        story.first_seen = min(story.first_seen, when)
-        if is_new_story or when > story.last_seen:
-            story.last_seen = when
+        if dated and not story.dated:
+            # Its span so far was only estimated (arrival times): the first real date replaces it.
+            story.first_seen = story.last_seen = when
+            story.dated = True
             heapq.heappush(self._expiry, (when, story_id))
+        elif dated or not story.dated:
+            story.first_seen = min(story.first_seen, when)
+            if is_new_story or when > story.last_seen:
+                story.last_seen = when
+                heapq.heappush(self._expiry, (when, story_id))
         self._articles[doc.article_id] = (array("q", analysis.sketch), story_id)
         self._sketch_index.add(doc.article_id, analysis.sketch)
 
@@ -292,19 +297,20 @@ class StoryEngine:
 
     # --- internals ------------------------------------------------------------------
 
-    def _analyse(self, doc: StoryDoc) -> Analysis:
+    def _analyse(self, doc: StoryDoc, analysis: Analysis | None = None) -> Analysis:
         # assign() and add() see the same document back to back: analyse it once.
-        cached = self._last_analysis
-        if cached is not None and cached[0] == doc:
-            return cached[1]
-        analysis = analyse(doc.title, doc.body)
+        if analysis is None:
+            cached = self._last_analysis
+            if cached is not None and cached[0] == doc:
+                return cached[1]
+            analysis = analyse(doc.title, doc.body)
         self._last_analysis = (doc, analysis)
         return analysis
 
     def _count_document(self, analysis: Analysis) -> None:
         self._doc_count += 1
         doc_freq = self._doc_freq
-        terms = analysis.counts.keys()
+        terms = analysis.terms
         doc_freq.update(zip(terms, map(add, map(doc_freq.get, terms, repeat(1)), repeat(1)), strict=False))
         if len(doc_freq) > MAX_TRACKED_TERMS:
             self._doc_freq = _pruned(doc_freq)
@@ -318,15 +324,12 @@ class StoryEngine:
         cached = self._last_vector
         if cached is not None and cached[0] is analysis and cached[1] == self._doc_count:
             return cached[2]
-        counts = analysis.counts
-        size = len(counts)
-        terms = list(counts)
+        terms = analysis.terms
+        size = len(terms)
         scale = math.log(self._doc_count + 1) + 1.0
-        term_frequency = np.fromiter(counts.values(), np.float64, size)
         doc_frequency = np.fromiter(map(self._doc_freq.get, terms, repeat(1)), np.float64, size)
-        is_name = np.fromiter(map(analysis.names.__contains__, terms), np.bool_, size)
-        raw = (1.0 + np.log(term_frequency)) * (scale - np.log(doc_frequency))
-        raw[is_name] *= NAME_WEIGHT
+        raw = (1.0 + np.log(analysis.term_counts, dtype=np.float64)) * (scale - np.log(doc_frequency))
+        raw[analysis.name_flags] *= NAME_WEIGHT
         if size > VECTOR_TERMS:
             strongest = np.argpartition(raw, size - VECTOR_TERMS)[size - VECTOR_TERMS :]
         else:
@@ -376,7 +379,7 @@ class StoryEngine:
         if story.centroid is not None:
             dot = sum(map(mul, vector.weights, map(story.centroid.get, vector.terms, repeat(0.0))))
         elif story.lone is not None:
-            dot = sum(map(mul, story.lone.weights, map(vector.get, story.lone.terms, repeat(0.0))))
+            dot = sum(map(mul, story.lone.weights, map(vector.mapping().get, story.lone.terms, repeat(0.0))))
         else:
             return 0.0
         return decay * dot / math.sqrt(story.norm_squared)
@@ -384,9 +387,10 @@ class StoryEngine:
     def _decay(self, story: _Story, when: float | None) -> float:
         """1 within the story's span, falling linearly by WINDOW_DECAY across the window, then 0.
 
-        An article whose time is unknown (``None``) is compared by its text alone.
+        An article whose time is unknown (``None``), or a story whose articles all have
+        estimated dates, is compared by its text alone, whatever order they arrive in.
         """
-        if when is None:
+        if when is None or not story.dated:
             return 1.0
         gap = max(0.0, story.first_seen - when, when - story.last_seen)
         window = self._settings.window

@@ -26,7 +26,9 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from typing import Final
 
-from monitor.stories.text import Sentence
+import numpy as np
+
+from monitor.stories.text import ANCHOR, Analysis, Sentence
 
 #: Names, numbers and dates carry facts: they weigh this much more than other words.
 ANCHOR_WEIGHT: Final = 2.0
@@ -55,6 +57,41 @@ def novel_sentences(
         already_new.update(new_terms)
         found.append(sentence.text)
     return tuple(found)
+
+
+def novel_sentences_in(analysis: Analysis, known: AbstractSet[str], threshold: float) -> tuple[str, ...]:
+    """:func:`novel_sentences` of an analysed article's body.
+
+    The tests that do not depend on earlier sentences (something new at all, prose, and the
+    first test of :func:`_is_novel`: enough of the sentence is new) are made for every
+    sentence at once on the analysis's :class:`~monitor.stories.text.SentenceTable`; only
+    the sentences that pass are built and judged one by one. Most sentences of a story's
+    later reports are mostly known, so this is most of the work saved.
+    """
+    table = analysis.table
+    sentence_count = len(table.prose)
+    if not sentence_count:
+        return ()
+    terms = analysis.terms
+    new = ~np.fromiter(map(known.__contains__, terms), np.bool_, len(terms))[table.term]
+    anchor = (table.flags & ANCHOR) != 0
+    new_count = np.bincount(table.sentence, weights=new, minlength=sentence_count)
+    new_anchors = np.bincount(table.sentence, weights=new & anchor, minlength=sentence_count)
+    new_figures = np.bincount(
+        table.sentence, weights=new & table.figure[table.term], minlength=sentence_count
+    )
+    term_count = np.diff(table.offsets)
+    anchor_count = np.bincount(table.sentence, weights=anchor, minlength=sentence_count)
+    # The arithmetic of _is_novel, in its order, so the same floating-point results.
+    extra = ANCHOR_WEIGHT - 1.0
+    total = term_count + extra * anchor_count
+    fresh = new_count + extra * new_anchors
+    plain_new = new_count - new_anchors
+    enough = (fresh >= threshold * total) | (
+        (new_figures > 0) & (plain_new >= MIN_NEW_WORDS) & (fresh >= FIGURE_SHARE * threshold * total)
+    )
+    candidates = np.flatnonzero((new_count > 0) & table.prose & enough).tolist()
+    return novel_sentences(map(analysis.sentence, candidates), known, threshold)
 
 
 def _is_novel(

@@ -11,19 +11,24 @@ term ("lindsay lohan"), so "Betty Ford" and "Ford" stay distinct. Lines in title
 Each body sentence also carries its *anchors*, the things a fact hangs on: its names, its
 numbers (digits and number words), its weekdays and months, and the words it quotes.
 
-Speed matters (every stored article passes here): tokens are classified once per spelling and
-cached, and the per-sentence details novelty needs are only built when asked for.
+Speed matters (every stored article passes here, possibly in another process): a text is
+tokenised once into flat lists (one split per sentence, tokens classified once per spelling
+and cached), names are found over those lists, and the per-sentence details novelty needs
+are only built when asked for. An :class:`Analysis` pickles compactly (a few strings and
+byte arrays), and its duplicate sketch uses a hash that is the same in every process.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from array import array
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
-from functools import cached_property
-from itertools import compress, count, pairwise, repeat
-from operator import and_
+from itertools import accumulate, chain, compress, count, groupby, pairwise, repeat
+from operator import and_, itemgetter, not_
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -46,6 +51,9 @@ _EDGE_PUNCTUATION: Final = (
 )
 _SENTENCE_END = re.compile(r"[.!?…]+[\"”’)\]]*(?=\s+[\"“‘(\[]?[A-Z0-9])")
 _QUOTE_MARK = re.compile(r"([\"“”])")
+_SENTENCE_STOPS: Final = (".", "!", "?", "…")
+_CLOSING: Final = '"”’)]'
+_LONGEST_ABBREVIATION: Final = max(map(len, ABBREVIATIONS))
 
 
 # Token kinds, as bits.
@@ -62,11 +70,20 @@ _TITLE_CASE_SHARE: Final = 0.6
 _MIN_UNPUNCTUATED_PROSE_TERMS: Final = 12
 _SKETCH_SIZE: Final = 32
 _TOKEN_CACHE_LIMIT: Final = 300_000
+# Joins terms (which never hold a line break) into one string for pickling.
+_JOIN: Final = "\n"
+# 64-bit mixing constants (golden ratio; splitmix64's finaliser) for the term-pair hash.
+_PAIR_MULTIPLIER: Final = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1: Final = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2: Final = np.uint64(0x94D049BB133111EB)
 
 _stemmer = Stemmer.Stemmer("english")
-# Token as written -> its term key ("" for a stop word) and its kind bits; bounded caches.
+# Token as written -> its term key ("" for a stop word) and its kind bits; term -> its stable
+# 64-bit hash. Bounded caches.
 _key_cache: dict[str, str] = {}
 _kind_cache: dict[str, int] = {}
+_hash_cache: dict[str, int] = {}
+_NO_TERMS: Final[frozenset[str]] = frozenset()
 
 
 class Sentence(NamedTuple):
@@ -94,49 +111,201 @@ class Sentence(NamedTuple):
         return True
 
 
-# One sentence's tokens: its text, term keys (stop words kept as "" so positions stay
-# meaningful), kind bits, positions of capitalised tokens, quoted keys, and whether the line
-# is a title-case headline. A plain tuple: this is built for every sentence of every article.
-_Tokens = tuple[str, list[str], list[int], list[int], frozenset[str], bool]
+class SentenceTable(NamedTuple):
+    """Every body sentence's terms and what they are there, as arrays built once.
+
+    The distinct terms of sentence ``i`` are the pairs ``offsets[i]:offsets[i + 1]`` (in
+    order of sentence, then term): ``sentence`` is the pair's sentence, ``term`` an index
+    into :attr:`Analysis.terms`, and ``flags`` says whether the term is among the sentence's
+    anchors (:data:`ANCHOR`) and numbers (:data:`NUMBER`). Per sentence, ``content`` counts
+    its content tokens, ``headline`` is :attr:`Sentence.title_case`, and ``prose`` is
+    :attr:`Sentence.prose` but for the page-furniture test (so a sentence without it is no
+    prose; one with it may still be furniture). ``figure`` says of each term of the article
+    whether it is a figure (starts with a digit).
+    """
+
+    offsets: np.ndarray
+    sentence: np.ndarray
+    term: np.ndarray
+    flags: np.ndarray
+    content: np.ndarray
+    headline: np.ndarray
+    prose: np.ndarray
+    figure: np.ndarray
 
 
-class Analysis:
-    """Everything the engine needs from one article, computed once."""
+#: :attr:`SentenceTable.flags` bits.
+ANCHOR: Final = 1
+NUMBER: Final = 2
+# The flags a token's kind gives it: numbers are anchors and numbers, dates anchors.
+_TOKEN_CODES: Final = np.array(
+    [(ANCHOR | NUMBER) if kind & _NUMBER else ANCHOR if kind & _CALENDAR else 0 for kind in range(256)],
+    np.int64,
+)
 
-    __slots__ = ("__dict__", "_body", "counts", "names", "sketch")
+
+class _Flat:
+    """A text's sentences and tokens as flat lists: sentence ``i`` holds the tokens
+    ``bounds[i]:bounds[i + 1]``; ``keys`` are term keys ("" for a stop word, so positions
+    stay meaningful) and ``kinds`` their kind bits."""
+
+    __slots__ = ("bounds", "keys", "kinds", "quoted", "texts", "title_case")
 
     def __init__(
         self,
-        counts: dict[str, int],
-        names: frozenset[str],
-        sketch: tuple[int, ...],
-        body: list[tuple[_Tokens, list[int]]],
+        texts: list[str],
+        keys: list[str],
+        kinds: bytes,
+        bounds: list[int],
+        quoted: dict[int, frozenset[str]],
+        title_case: AbstractSet[int],
     ) -> None:
-        self.counts = counts  # term -> occurrences (title counted TITLE_REPEAT times)
-        self.names = names  # terms that are names (or figures) somewhere in the article
+        self.texts = texts
+        self.keys = keys
+        self.kinds = kinds
+        self.bounds = bounds
+        self.quoted = quoted  # sentence index -> the keys it quotes (only non-empty ones)
+        self.title_case = title_case  # indexes of the headline-style sentences
+
+    def capitalised(self, sentence: int) -> list[int]:
+        """Positions, within the sentence, of its capitalised tokens."""
+        begin, end = self.bounds[sentence], self.bounds[sentence + 1]
+        return list(compress(count(), map(and_, self.kinds[begin:end], repeat(_CAPITALISED))))
+
+
+class Analysis:
+    """Everything the engine needs from one article, computed once.
+
+    ``terms`` lists the article's distinct terms in order of first use; ``term_counts`` and
+    ``name_flags`` hold, at the same positions, how often each occurs (title counted
+    :data:`TITLE_REPEAT` times) and whether it is a name (or a figure) somewhere in the
+    article. The body's sentences are in ``table``, built into :class:`Sentence` s only when
+    asked for. It pickles as a few strings and byte arrays: thousands cross between processes.
+    """
+
+    __slots__ = (
+        "_counts",
+        "_names",
+        "_offsets",
+        "_sentences",
+        "_texts",
+        "name_flags",
+        "quoted",
+        "sketch",
+        "table",
+        "term_counts",
+        "terms",
+    )
+
+    def __init__(
+        self,
+        terms: list[str],
+        term_counts: np.ndarray,
+        name_flags: np.ndarray,
+        sketch: tuple[int, ...],
+        table: SentenceTable,
+        texts: list[str] | str,
+        quoted: dict[int, frozenset[str]],
+    ) -> None:
+        self.terms = terms
+        self.term_counts = term_counts
+        self.name_flags = name_flags
         self.sketch = sketch  # bottom-k hashes of the body's term-pair shingles
-        self._body = body
+        self.table = table
+        self.quoted = quoted  # sentence index -> the keys it quotes (only non-empty ones)
+        self._texts = texts  # the body's sentences, or them joined (as pickled) until needed
+        self._offsets: list[int] | None = None
+        self._counts: dict[str, int] | None = None
+        self._names: frozenset[str] | None = None
+        self._sentences: tuple[Sentence, ...] | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Term -> occurrences (title counted TITLE_REPEAT times)."""
+        if self._counts is None:
+            self._counts = dict(zip(self.terms, self.term_counts.tolist(), strict=True))
+        return self._counts
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The terms that are names (or figures) somewhere in the article."""
+        if self._names is None:
+            self._names = frozenset(compress(self.terms, self.name_flags.tolist()))
+        return self._names
 
     @property
     def is_empty(self) -> bool:
-        return not self.counts
+        return not self.terms
 
-    @cached_property
+    @property
     def sentences(self) -> tuple[Sentence, ...]:
         """The body's sentences in order, built on first use."""
-        return tuple(_sentence(tokens, positions) for tokens, positions in self._body)
+        if self._sentences is None:
+            self._sentences = tuple(map(self.sentence, range(len(self.table.content))))
+        return self._sentences
+
+    def sentence(self, index: int) -> Sentence:
+        """The body's sentence at ``index``, with its details."""
+        if self._offsets is None:
+            self._offsets = self.table.offsets.tolist()
+        if isinstance(self._texts, str):
+            self._texts = self._texts.split(_JOIN) if self._texts else []
+        begin, end = self._offsets[index], self._offsets[index + 1]
+        words = list(map(self.terms.__getitem__, self.table.term[begin:end].tolist()))
+        flags = self.table.flags[begin:end].tolist()
+        return Sentence(
+            self._texts[index],
+            frozenset(words),
+            frozenset(compress(words, map(and_, flags, repeat(ANCHOR)))),
+            frozenset(compress(words, map(and_, flags, repeat(NUMBER)))),
+            self.quoted.get(index, _NO_TERMS),
+            int(self.table.content[index]),
+            bool(self.table.headline[index]),
+        )
 
     def sentences_with_new_terms(self, known: AbstractSet[str]) -> Iterator[Sentence]:
-        """The body's sentences, in order, that use a term not in ``known``.
+        """The body's sentences, in order, that use a term not in ``known``."""
+        return (sentence for sentence in self.sentences if not sentence.terms <= known)
 
-        Only these can be novel; the others are skipped before their details are built, which
-        matters for the many copies and rewrites a story receives.
-        """
-        for tokens, positions in self._body:
-            new_terms = set(tokens[1]).difference(known)
-            new_terms.discard("")
-            if new_terms:
-                yield _sentence(tokens, positions)
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        texts = self._texts if isinstance(self._texts, str) else _JOIN.join(self._texts)
+        return _restore_analysis, (
+            _JOIN.join(self.terms),
+            self.term_counts.astype(np.int32).tobytes(),
+            self.name_flags.tobytes(),
+            array("q", self.sketch).tobytes(),
+            tuple(column.tobytes() for column in self.table),
+            texts,
+            {index: _JOIN.join(keys) for index, keys in self.quoted.items()},
+        )
+
+
+# The dtypes of SentenceTable's columns, in order.
+_TABLE_TYPES: Final = (np.int32, np.int32, np.int32, np.uint8, np.int32, np.bool_, np.bool_, np.bool_)
+
+
+def _restore_analysis(
+    terms: str,
+    counts: bytes,
+    flags: bytes,
+    sketch: bytes,
+    table: tuple[bytes, ...],
+    texts: str,
+    quoted: dict[int, str],
+) -> Analysis:
+    hashes = array("q")
+    hashes.frombytes(sketch)
+    return Analysis(
+        terms.split(_JOIN) if terms else [],
+        np.frombuffer(counts, np.int32),
+        np.frombuffer(flags, np.bool_),
+        tuple(hashes),
+        SentenceTable(
+            *(np.frombuffer(column, kind) for column, kind in zip(table, _TABLE_TYPES, strict=True))
+        ),
+        texts,
+        {index: frozenset(joined.split(_JOIN)) for index, joined in quoted.items()},
+    )
 
 
 def split_sentences(text: str) -> list[str]:
@@ -146,30 +315,128 @@ def split_sentences(text: str) -> list[str]:
 
 def analyse(title: str, body: str) -> Analysis:
     """Compute the terms, names, sentences and duplicate sketch of one article."""
-    body_sentences = _tokenised_sentences(body)
-    names: set[str] = set()
-    for _text, keys, kinds, capitalised, _quoted, title_case in body_sentences:
-        if capitalised and not title_case:
-            if capitalised[0] == 0 and not kinds[0] & _ALL_CAPS:
-                names.update(map(keys.__getitem__, capitalised[1:]))
+    flat = _flatten(body, with_quotes=True)
+    keys, kinds, bounds = flat.keys, flat.kinds, flat.bounds
+    starts = set(bounds)
+    starts.discard(len(keys))
+    capitalised = list(compress(count(), map(and_, kinds, repeat(_CAPITALISED))))
+    in_headlines = _positions_of(flat, flat.title_case) if flat.title_case else frozenset()
+    # First pass: every capitalised word but a sentence's first (unless in capitals) is a name.
+    names = {
+        keys[position]
+        for position in capitalised
+        if (position not in starts or kinds[position] & _ALL_CAPS) and position not in in_headlines
+    }
+    # Second pass, in order: a capitalised first word is a name when the article uses it as
+    # one (so far), or when a capitalised word follows; a headline names only known names.
+    unnamed_starts: set[int] = set()
+    headline_names: list[int] = []
+    special = {bisect_right(bounds, position) - 1 for position in capitalised if position in starts}
+    for sentence in sorted(special.union(flat.title_case)):
+        begin, stop = bounds[sentence], bounds[sentence + 1]
+        if sentence in flat.title_case:
+            headline_names.extend(
+                position
+                for position in range(begin, stop)
+                if kinds[position] & _CAPITALISED and keys[position] in names
+            )
+        elif not kinds[begin] & _ALL_CAPS:
+            if keys[begin] in names or (begin + 1 < stop and kinds[begin + 1] & _CAPITALISED):
+                names.add(keys[begin])
             else:
-                names.update(map(keys.__getitem__, capitalised))
-    all_keys: list[str] = []
-    sentences: list[tuple[_Tokens, list[int]]] = []
-    for tokens in body_sentences:
-        positions = _name_positions(tokens, names)
-        all_keys.extend(tokens[1])
-        all_keys.extend(_name_pairs(tokens[1], positions, names))
-        sentences.append((tokens, positions))
+                unnamed_starts.add(begin)
+    name_positions = [
+        position
+        for position in capitalised
+        if position not in unnamed_starts and position not in in_headlines
+    ]
+    if headline_names:
+        name_positions = sorted(set(name_positions).union(headline_names))
+    pairs = [
+        (second, keys[first] + " " + keys[second])
+        for first, second in pairwise(name_positions)
+        if second == first + 1 and second not in starts
+    ]
+    all_keys = _with_pairs(keys, bounds, pairs)
+    for _position, pair in pairs:
+        names.add(pair)
+        if pair not in _hash_cache:
+            _remember_hash(pair)
     sketch = _sketch(all_keys)
-    for tokens in _tokenised_sentences(title):
-        positions = _name_positions(tokens, names)
-        title_keys = [*tokens[1], *_name_pairs(tokens[1], positions, names)]
+    title_flat = _flatten(title, with_quotes=False)
+    for sentence in range(len(title_flat.texts)):
+        begin, stop = title_flat.bounds[sentence], title_flat.bounds[sentence + 1]
+        title_keys = title_flat.keys[begin:stop]
+        positions = _name_positions(
+            title_keys,
+            title_flat.kinds[begin:stop],
+            title_flat.capitalised(sentence),
+            sentence in title_flat.title_case,
+            names,
+        )
+        title_keys.extend(_name_pairs(title_keys, positions, names))
         all_keys.extend(title_keys * TITLE_REPEAT)
     counts = Counter(all_keys)
     counts.pop("", None)
-    names.update(term for term in counts if term[0].isdigit())  # figures weigh like names
-    return Analysis(counts, frozenset(names), sketch, sentences)
+    terms = list(counts)
+    figures = list(map(str.isdigit, map(itemgetter(0), terms)))
+    names.update(compress(terms, figures))  # figures weigh like names
+    size = len(terms)
+    analysis = Analysis(
+        terms,
+        np.fromiter(counts.values(), np.int32, size),
+        np.fromiter(map(names.__contains__, terms), np.bool_, size),
+        sketch,
+        _sentence_table(flat, name_positions, terms, figures),
+        flat.texts,
+        flat.quoted,
+    )
+    analysis._counts = counts
+    analysis._names = frozenset(names)
+    return analysis
+
+
+def _sentence_table(
+    flat: _Flat, name_positions: list[int], terms: list[str], figures: list[bool]
+) -> SentenceTable:
+    """The :class:`SentenceTable` of a body: which distinct terms each sentence has, and as what.
+
+    Each token gets a code, 0 (plain), ANCHOR (a date or name) or ANCHOR | NUMBER; the codes
+    nest, so the largest code among a term's tokens in a sentence is the union of their flags.
+    """
+    term_count, sentence_count = len(terms), len(flat.texts)
+    width = max(term_count, 1)
+    index = dict(zip(terms, range(term_count), strict=True))
+    token_terms = np.fromiter(map(index.get, flat.keys, repeat(-1)), np.int64, len(flat.keys))
+    bounds = np.array(flat.bounds, np.int64)
+    token_sentences = np.repeat(np.arange(sentence_count, dtype=np.int64), bounds[1:] - bounds[:-1])
+    codes = _TOKEN_CODES[np.frombuffer(flat.kinds, np.uint8)]
+    codes[name_positions] |= ANCHOR
+    words = token_terms >= 0  # "" (a stop word) is no term
+    token_sentences = token_sentences[words]
+    keys = np.sort((token_sentences * width + token_terms[words]) * 4 + codes[words])
+    pairs = keys >> 2
+    last = np.append(np.flatnonzero(pairs[1:] != pairs[:-1]), len(pairs) - 1) if len(pairs) else pairs
+    pair_keys = pairs[last]
+    pair_sentences = pair_keys // width
+    distinct = np.bincount(pair_sentences, minlength=sentence_count)
+    content = np.bincount(token_sentences, minlength=sentence_count)
+    headline = np.zeros(sentence_count, np.bool_)
+    if flat.title_case:
+        headline[list(flat.title_case)] = True
+    ends = np.fromiter(_sentence_ends(flat.texts), np.bool_, sentence_count)
+    offsets = np.zeros(sentence_count + 1, np.int32)
+    np.cumsum(distinct, out=offsets[1:])
+    return SentenceTable(
+        offsets,
+        pair_sentences.astype(np.int32),
+        (pair_keys - pair_sentences * width).astype(np.int32),
+        (keys[last] & 3).astype(np.uint8),
+        content.astype(np.int32),
+        headline,
+        (distinct >= _MIN_SENTENCE_TERMS) & (ends | ((content >= _MIN_UNPUNCTUATED_PROSE_TERMS) & ~headline)),
+        np.array(figures, np.bool_),
+    )
 
 
 def sketch_similarity(left: Sequence[int], right: Sequence[int]) -> float:
@@ -201,6 +468,39 @@ def _paragraph_sentences(paragraph: str) -> list[str]:
     return sentences
 
 
+def _sentence_stops(text: str) -> list[int]:
+    """Where the text's sentences end, in order: after each line break, and at the end of
+    each match of the sentence-end pattern that is not an abbreviation's full stop.
+
+    A match can only start at punctuation, so the pattern is tried there alone: scanning
+    every character with it costs several times more.
+    """
+    stops = _offsets_after(text, "\n")
+    candidates = _offsets_after(text, ".")
+    for mark in "!?…":
+        if mark in text:
+            candidates = sorted(candidates + _offsets_after(text, mark))
+    scanned = 0
+    for after in candidates:
+        start = after - 1
+        if start < scanned:
+            continue  # inside the previous match
+        match = _SENTENCE_END.match(text, start)
+        if match is not None:
+            scanned = match.end()
+            if _ends_sentence_at(text, start, scanned):
+                stops.append(scanned)
+    stops.sort()
+    return stops
+
+
+def _offsets_after(text: str, mark: str) -> list[int]:
+    """The offsets just after each occurrence of ``mark`` (one character) in ``text``."""
+    offsets = list(accumulate(map((1).__add__, map(len, text.split(mark)))))
+    offsets.pop()
+    return offsets
+
+
 def _is_abbreviation_stop(paragraph: str, stop: int) -> bool:
     if paragraph[stop] != ".":
         return False
@@ -213,48 +513,113 @@ def _is_abbreviation_stop(paragraph: str, stop: int) -> bool:
     return word.lower() in ABBREVIATIONS
 
 
+def _ends_sentence_at(text: str, stop: int, end: int) -> bool:
+    """Whether the punctuation at ``stop:end`` ends a sentence (the same answer as
+    :func:`_is_abbreviation_stop`, found without walking back over long words)."""
+    if text[stop] != "." or text[end] == "\n":
+        return True  # not a full stop, or the line ends here anyway
+    begin = stop
+    floor = max(0, stop - _LONGEST_ABBREVIATION - 1)
+    while begin > floor and text[begin - 1].isalpha():
+        begin -= 1
+    if begin == floor and begin > 0 and text[begin - 1].isalpha():
+        return True  # a word longer than any abbreviation
+    word = text[begin:stop]
+    if len(word) == 1 and word.isupper():
+        return False  # an initial ("John F. Kennedy") or a dotted acronym ("U.S.")
+    return word.lower() not in ABBREVIATIONS
+
+
 def _ends_sentence(text: str) -> bool:
-    return text.rstrip('"”’)]').endswith((".", "!", "?", "…"))
+    return text.rstrip(_CLOSING).endswith(_SENTENCE_STOPS)
 
 
 # --- tokens ------------------------------------------------------------------------------
 
 
-def _tokenised_sentences(text: str) -> list[_Tokens]:
-    """Each sentence's tokens; a quotation may run over several sentences of a paragraph."""
-    result: list[_Tokens] = []
-    for paragraph in text.split("\n"):
+def _flatten(text: str, *, with_quotes: bool) -> _Flat:
+    """Split a text into sentences and classified tokens; a quotation may run over several
+    sentences of a paragraph. Hyphenated words count as their parts."""
+    stops = _sentence_stops(text)
+    starts = [0, *stops]
+    stops.append(len(text))
+    # A line break ends a sentence, so it may stay at the end of one: strip() removes it.
+    pieces = list(map(str.strip, map(text.__getitem__, map(slice, starts, stops))))
+    kept = list(map(bool, pieces))
+    texts = list(compress(pieces, kept))
+    starts = list(compress(starts, kept))
+    stops = list(compress(stops, kept))
+    # Splitting on whitespace is several times faster than a token regular expression; a
+    # hyphen becomes a space, which keeps every offset.
+    spaced = text.replace("-", " ") if "-" in text else text
+    token_lists = list(map(str.split, map(spaced.__getitem__, map(slice, starts, stops))))
+    bounds = [0, *accumulate(map(len, token_lists))]
+    keys, kinds = _classified_tokens(list(chain.from_iterable(token_lists)))
+    quoted: dict[int, frozenset[str]] = {}
+    if with_quotes and ('"' in text or "“" in text or "”" in text):
         in_quote = False
-        for sentence in _paragraph_sentences(paragraph):
-            keys, kinds = _classified(sentence)
-            capitalised = list(compress(count(), map(and_, kinds, repeat(_CAPITALISED))))
-            quoted: frozenset[str] = frozenset()
-            if in_quote or _QUOTE_MARK.search(sentence):
-                quoted, in_quote = _quoted_keys(sentence, in_quote)
-            content_count = len(keys) - keys.count("")
-            title_case = (
-                content_count >= 3
-                and len(capitalised) >= _TITLE_CASE_SHARE * content_count
-                and not _ends_sentence(sentence)
-            )
-            result.append((sentence, keys, kinds, capitalised, quoted, title_case))
-    return result
+        for index, (start, piece) in enumerate(zip(starts, texts, strict=True)):
+            if start == 0 or text[start - 1] == "\n":
+                in_quote = False  # a quotation left open ends with its paragraph
+            if in_quote or _QUOTE_MARK.search(piece):
+                quoted_keys, in_quote = _quoted_keys(piece, in_quote)
+                if quoted_keys:
+                    quoted[index] = quoted_keys
+    title_case = set()
+    for index in compress(count(), map(not_, _sentence_ends(texts))):
+        begin, end = bounds[index], bounds[index + 1]
+        content_count = end - begin - keys[begin:end].count("")
+        if content_count >= 3:
+            capitalised = sum(map(and_, kinds[begin:end], repeat(_CAPITALISED)))
+            if capitalised >= _TITLE_CASE_SHARE * content_count:
+                title_case.add(index)
+    return _Flat(texts, keys, kinds, bounds, quoted, title_case)
 
 
-def _classified(text: str) -> tuple[list[str], list[int]]:
-    # Splitting on whitespace and stripping punctuation through the cache is several times
-    # faster than a token regular expression; hyphenated words count as their parts.
-    tokens = (text.replace("-", " ") if "-" in text else text).split()
+def _sentence_ends(texts: list[str]) -> Iterator[bool]:
+    """:func:`_ends_sentence` of each text."""
+    return map(str.endswith, map(str.rstrip, texts, repeat(_CLOSING)), repeat(_SENTENCE_STOPS))
+
+
+def _positions_of(flat: _Flat, sentences: AbstractSet[int]) -> frozenset[int]:
+    return frozenset(
+        position
+        for sentence in sentences
+        for position in range(flat.bounds[sentence], flat.bounds[sentence + 1])
+    )
+
+
+def _with_pairs(keys: list[str], bounds: Sequence[int], pairs: list[tuple[int, str]]) -> list[str]:
+    """The body's keys with each sentence's two-word names after its own keys."""
+    if not pairs:
+        return list(keys)
+    merged: list[str] = []
+    done = 0
+    for sentence_end, group in groupby(pairs, key=lambda pair: bounds[bisect_right(bounds, pair[0])]):
+        merged += keys[done:sentence_end]
+        merged += [pair for _position, pair in group]
+        done = sentence_end
+    merged += keys[done:]
+    return merged
+
+
+def _classified_tokens(tokens: list[str]) -> tuple[list[str], bytes]:
+    """The term keys and kind bits of tokens as written, through the bounded caches."""
     try:
-        return list(map(_key_cache.__getitem__, tokens)), list(map(_kind_cache.__getitem__, tokens))
+        return list(map(_key_cache.__getitem__, tokens)), bytes(map(_kind_cache.__getitem__, tokens))
     except KeyError:
         for token in set(tokens).difference(_key_cache):
             _remember(token)
     try:
-        return list(map(_key_cache.__getitem__, tokens)), list(map(_kind_cache.__getitem__, tokens))
+        return list(map(_key_cache.__getitem__, tokens)), bytes(map(_kind_cache.__getitem__, tokens))
     except KeyError:  # the bounded cache was emptied meanwhile
         classified = [_remember(token) for token in tokens]
-        return [key for key, _kind in classified], [kind for _key, kind in classified]
+        return [key for key, _kind in classified], bytes(kind for _key, kind in classified)
+
+
+def _classified(text: str) -> list[str]:
+    """The term keys of a piece of text."""
+    return _classified_tokens((text.replace("-", " ") if "-" in text else text).split())[0]
 
 
 def _remember(token: str) -> tuple[str, int]:
@@ -268,7 +633,16 @@ def _remember(token: str) -> tuple[str, int]:
     key, kind = _classify(token)
     _key_cache[token] = key
     _kind_cache[token] = kind
+    if key and key not in _hash_cache:
+        _remember_hash(key)
     return key, kind
+
+
+def _remember_hash(term: str) -> None:
+    """Cache a term's stable hash, for the duplicate sketch (the cache is bounded)."""
+    if len(_hash_cache) >= _TOKEN_CACHE_LIMIT:
+        _hash_cache.clear()
+    _hash_cache[term] = _term_hash(term)
 
 
 def _classify(raw: str) -> tuple[str, int]:
@@ -308,16 +682,17 @@ def _quoted_keys(text: str, in_quote: bool) -> tuple[frozenset[str], bool]:
         if segment in ('"', "“", "”"):
             in_quote = segment == "“" or (segment == '"' and not in_quote)
         elif in_quote:
-            quoted.extend(_classified(segment)[0])
+            quoted.extend(_classified(segment))
     return frozenset(quoted).difference(("",)), in_quote
 
 
 # --- names -------------------------------------------------------------------------------
 
 
-def _name_positions(tokens: _Tokens, names: set[str]) -> list[int]:
-    """Positions of the tokens that are names (see the module docstring)."""
-    _text, keys, kinds, capitalised, _quoted, title_case = tokens
+def _name_positions(
+    keys: list[str], kinds: Sequence[int], capitalised: list[int], title_case: bool, names: set[str]
+) -> list[int]:
+    """Positions of one sentence's tokens that are names (see the module docstring)."""
     if not capitalised:
         return []
     if title_case:
@@ -341,25 +716,39 @@ def _name_pairs(keys: list[str], positions: list[int], names: set[str]) -> list[
     return pairs
 
 
-# --- sentence details --------------------------------------------------------------------
-
-
-def _sentence(tokens: _Tokens, name_positions: list[int]) -> Sentence:
-    text, keys, kinds, _capitalised, quoted, title_case = tokens
-    numbers = frozenset(compress(keys, map(and_, kinds, repeat(_NUMBER))))
-    dates = compress(keys, map(and_, kinds, repeat(_CALENDAR)))
-    anchors = numbers.union(dates, map(keys.__getitem__, name_positions))
-    terms = frozenset(keys).difference(("",))
-    return Sentence(text, terms, anchors, numbers, quoted, len(keys) - keys.count(""), title_case)
+# --- duplicate sketch ----------------------------------------------------------------------
 
 
 def _sketch(all_keys: list[str]) -> tuple[int, ...]:
-    """Bottom-k hashes of consecutive term pairs: a MinHash-style sketch of the body."""
+    """Bottom-k hashes of consecutive term pairs: a MinHash-style sketch of the body.
+
+    The hashes are the same in every process (unlike ``hash()`` of a string), so a sketch
+    made in a helper process compares with one made here.
+    """
     keys = list(filter(None, all_keys))
+    if not keys:
+        return ()
+    try:
+        # Classifying a token cached its term's hash, and analyse() its two-word names'.
+        hashes = np.fromiter(map(_hash_cache.__getitem__, keys), np.int64, len(keys))
+    except KeyError:  # a bounded cache was emptied meanwhile
+        hashes = np.fromiter(map(_term_hash, keys), np.int64, len(keys))
     if len(keys) < 2:
-        return tuple(sorted({hash(key) for key in keys}))
-    hashes = np.fromiter(map(hash, pairwise(keys)), np.int64, len(keys) - 1)
-    if len(hashes) > 4 * _SKETCH_SIZE:
+        return tuple(sorted(set(hashes.tolist())))
+    words = hashes.view(np.uint64)
+    mixed = words[:-1] * _PAIR_MULTIPLIER + words[1:]
+    mixed ^= mixed >> np.uint64(30)
+    mixed *= _MIX_1
+    mixed ^= mixed >> np.uint64(27)
+    mixed *= _MIX_2
+    mixed ^= mixed >> np.uint64(31)
+    pair_hashes = mixed.view(np.int64)
+    if len(pair_hashes) > 4 * _SKETCH_SIZE:
         # Only the smallest hashes matter: cut to a few times k before the exact sort.
-        hashes = np.partition(hashes, 4 * _SKETCH_SIZE)[: 4 * _SKETCH_SIZE + 1]
-    return tuple(np.unique(hashes)[:_SKETCH_SIZE].tolist())
+        pair_hashes = np.partition(pair_hashes, 4 * _SKETCH_SIZE)[: 4 * _SKETCH_SIZE + 1]
+    return tuple(np.unique(pair_hashes)[:_SKETCH_SIZE].tolist())
+
+
+def _term_hash(term: str) -> int:
+    digest = hashlib.blake2b(term.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)

@@ -1,0 +1,253 @@
+"""Prepare articles' text ahead of storage, in helper processes when there is much of it.
+
+Storing articles is sequential (ids, story assignment, one transaction per batch), but the
+text work each new article needs first is not: the story engine's analysis
+(:func:`monitor.stories.text.analyse`), the topic matcher's tokens
+(:class:`monitor.topics.PreparedText`) and the text's identity hash
+(:func:`monitor.store.repo.text_hash`). For a large batch that work runs in a small pool of
+helper processes, ahead of the thread that stores, so every core of a small machine works.
+A small batch (a daemon's usual poll) is prepared inline and never starts the pool.
+
+The pool is one per process, started on first use and stopped at exit. It forks when the
+process runs a single thread (the helpers then share what is already imported), and starts
+its helpers from a fork server otherwise, since forking a threaded process can copy a lock
+another thread holds.
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.context import BaseContext
+from typing import Final, ParamSpec, Protocol, TypeVar
+
+from monitor.store.repo import text_hash
+from monitor.stories.text import Analysis, analyse
+from monitor.topics import PreparedText, Query
+
+log = logging.getLogger(__name__)
+
+#: Batches smaller than this are prepared inline: starting and feeding a helper costs more.
+POOL_MIN_ITEMS: Final = 200
+#: Articles per task handed to a helper: enough to amortise the hand-over, few enough that
+#: the first results come back soon.
+TASK_ITEMS: Final = 50
+#: At most this many helper processes; one core stays with the storing thread.
+MAX_HELPERS: Final = 4
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_queries: dict[str, Query] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedArticle:
+    """One article's text as the story engine, the topic queries and the store need it."""
+
+    analysis: Analysis
+    text: PreparedText
+    digest: str  # text_hash(title, body)
+
+
+class Preparations(Protocol):
+    """The preparations of a batch's articles, by position; ``None`` where there is none.
+
+    :meth:`peek` never waits for one still being made; :meth:`get` may.
+    """
+
+    def get(self, index: int) -> PreparedArticle | None: ...
+
+    def peek(self, index: int) -> PreparedArticle | None: ...
+
+
+def prepare(title: str, body: str, queries: Sequence[str] = ()) -> PreparedArticle:
+    """Everything one article's text needs before it is stored; the topic ``queries`` (their
+    texts) are judged already, so the storing process need not tokenise it again."""
+    text = PreparedText.of(title, body)
+    if queries:
+        text.judge(map(_parsed, queries))
+    return PreparedArticle(analyse(title, body), text, text_hash(title, body))
+
+
+def prepare_all(texts: Sequence[tuple[str, str]], queries: Sequence[str] = ()) -> list[PreparedArticle]:
+    """:func:`prepare` for each (title, body): the task a helper process runs."""
+    return [prepare(title, body, queries) for title, body in texts]
+
+
+class Ready:
+    """Preparations made already, one per article (``None`` where there is none)."""
+
+    def __init__(self, prepared: Sequence[PreparedArticle | None]) -> None:
+        self._prepared = prepared
+
+    def get(self, index: int) -> PreparedArticle | None:
+        return self._prepared[index]
+
+    def peek(self, index: int) -> PreparedArticle | None:
+        return self._prepared[index]
+
+
+class Shifted:
+    """The preparations of ``preparations`` from position ``start`` on (one batch of several)."""
+
+    def __init__(self, preparations: Preparations, start: int) -> None:
+        self._preparations, self._start = preparations, start
+
+    def get(self, index: int) -> PreparedArticle | None:
+        return self._preparations.get(self._start + index)
+
+    def peek(self, index: int) -> PreparedArticle | None:
+        return self._preparations.peek(self._start + index)
+
+
+class Ahead:
+    """Preparations of articles, running in the helper pool while earlier ones are stored.
+
+    :meth:`get` gives ``None`` for an article whose preparation failed (a helper died), and
+    the caller prepares that one itself. Unless ``wait``, it does not wait for a preparation
+    that is not back yet either: it then gives ``None`` too. With ``wait``, a task no helper
+    has started yet is taken back and done here, so this process never idles while work is
+    queued for the helpers.
+    """
+
+    def __init__(
+        self,
+        texts: Sequence[tuple[str, str]],
+        queries: Sequence[str],
+        pool: ProcessPoolExecutor,
+        *,
+        wait: bool,
+    ) -> None:
+        self._wait = wait
+        self._queries = queries
+        self._texts = [list(texts[start : start + TASK_ITEMS]) for start in range(0, len(texts), TASK_ITEMS)]
+        self._tasks: list[Future[list[PreparedArticle]]] = [
+            pool.submit(prepare_all, batch, queries) for batch in self._texts
+        ]
+        self._taken_back: dict[int, list[PreparedArticle]] = {}
+
+    def get(self, index: int) -> PreparedArticle | None:
+        return self._result(index, self._wait)
+
+    def peek(self, index: int) -> PreparedArticle | None:
+        return self._result(index, False)
+
+    def _result(self, index: int, wait: bool) -> PreparedArticle | None:
+        number = index // TASK_ITEMS
+        taken = self._taken_back.get(number)
+        if taken is not None:
+            return taken[index % TASK_ITEMS]
+        task = self._tasks[number]
+        if not task.done():
+            if not wait:
+                return None
+            if task.cancel():
+                taken = self._taken_back[number] = prepare_all(self._texts[number], self._queries)
+                return taken[index % TASK_ITEMS]
+        try:
+            return task.result()[index % TASK_ITEMS]
+        except Exception:  # a helper died or the task was dropped: the caller prepares it
+            return None
+
+    def cancel(self) -> None:
+        """Drop the preparations not started yet (the batch ended early)."""
+        for task in self._tasks:
+            task.cancel()
+
+
+def prepare_ahead(
+    texts: Sequence[tuple[str, str]], queries: Sequence[str] = (), *, wait: bool = False
+) -> Ahead | None:
+    """Start preparing a large batch's (title, body) texts in the helper pool; ``None`` for a
+    small batch, or where there is no core to spare, or the pool cannot take work."""
+    if len(texts) < POOL_MIN_ITEMS:
+        return None
+    pool = _helper_pool()
+    if pool is None:
+        return None
+    try:
+        return Ahead(texts, tuple(queries), pool, wait=wait)
+    except RuntimeError as exc:  # the pool broke or shut down meanwhile; it is replaced next time
+        log.info("preparing inline: %s", exc)
+        _discard(pool)
+        return None
+
+
+def submit(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Future[R] | None:
+    """Run ``function`` (a module-level one: it is pickled by name) in the helper pool;
+    ``None`` where there is no core to spare or the pool cannot take work."""
+    pool = _helper_pool()
+    if pool is None:
+        return None
+    try:
+        return pool.submit(function, *args, **kwargs)
+    except RuntimeError as exc:
+        log.info("working inline: %s", exc)
+        _discard(pool)
+        return None
+
+
+def _parsed(query: str) -> Query:
+    # A helper parses each topic query once; the texts are the configured (valid) ones.
+    found = _queries.get(query)
+    if found is None:
+        found = _queries[query] = Query.parse(query)
+    return found
+
+
+def shutdown_helpers() -> None:
+    """Stop the helper processes (the next large batch starts new ones)."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _helper_pool() -> ProcessPoolExecutor | None:
+    global _pool
+    with _lock:
+        if _pool is not None:
+            return _pool
+        helpers = min(MAX_HELPERS, (os.cpu_count() or 1) - 1)
+        if helpers < 1:
+            return None
+        context: BaseContext
+        if threading.active_count() == 1:
+            context = multiprocessing.get_context("fork")
+        else:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])
+        try:
+            _pool = ProcessPoolExecutor(max_workers=helpers, mp_context=context, initializer=_helper_started)
+        except OSError as exc:
+            log.warning("cannot start helper processes, preparing inline: %s", exc)
+            return None
+        return _pool
+
+
+def _helper_started() -> None:
+    # What a forked helper inherited lives as long as it does: keeping the collector off it
+    # saves the scans and keeps the pages it shares with its parent from being copied.
+    gc.freeze()
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+atexit.register(shutdown_helpers)

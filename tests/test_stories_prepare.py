@@ -1,0 +1,191 @@
+"""Articles prepared ahead, in helper processes: the same analysis, the same stories, the same rows."""
+
+from __future__ import annotations
+
+import pickle
+import random
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from conftest import SEED_FIRST, SEED_UPDATE
+from sqlalchemy import select
+
+from monitor.app import App
+from monitor.config import Config, FolderSourceConfig, load_config
+from monitor.polling import ingest_paths
+from monitor.sources.folder import FolderSource
+from monitor.sources.seedfile import parse_seed
+from monitor.store.tables import AlertRow, ArticleRow, SourceFileRow, StoryRow, StoryTopicRow
+from monitor.stories import StoryDoc, StoryEngine
+from monitor.stories.prepare import POOL_MIN_ITEMS, PreparedArticle, prepare, prepare_ahead
+from monitor.stories.text import analyse
+from monitor.topics import Query
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+QUERY = "(Ukraine OR Kyiv) AND (talks OR negotiat*)"
+DAY = datetime(2026, 2, 18, tzinfo=UTC)
+
+PLACES = ["Geneva", "Kyiv", "Lagos", "Lima", "Oslo", "Perth", "Quito", "Riga", "Sofia", "Tunis"]
+PEOPLE = ["Amara Osei", "Bruno Keller", "Chen Wei", "Dana Ruiz", "Emil Novak", "Farah Haddad"]
+THINGS = ["flood", "strike", "election", "ceasefire talks", "bridge collapse", "power cut", "trial"]
+
+
+def _corpus(count: int) -> list[str]:
+    """Seed-format texts of a few dozen events, several reports each, some with new facts."""
+    rng = random.Random(7)
+    texts: list[str] = []
+    events = [
+        (rng.choice(PLACES), rng.choice(PEOPLE), rng.choice(THINGS), number) for number in range(count // 6)
+    ]
+    for number in range(count):
+        place, person, thing, event = events[rng.randrange(len(events))]
+        lines = [
+            f" date {(DAY + timedelta(hours=number % 20)).date()} The {thing} in {place} continued on "
+            f"Tuesday, {person} told reporters after meeting officials number {event}.",
+            f"{person} said {rng.randint(2, 900)} people were affected across {place} and nearby towns.",
+            f'"We are doing everything we can," {person.split()[0]} said of the {thing} in {place}.',
+        ]
+        if "Kyiv" in place or rng.random() < 0.1:
+            lines.append("Ukraine and Russia agreed to further talks in Kyiv next week, negotiators said.")
+        if rng.random() < 0.5:
+            lines.append(
+                f"Officials in {place} later confirmed {rng.randint(2, 90)} arrests on {rng.choice(THINGS)}."
+            )
+        texts.append("\n".join(lines) + "\n")
+    return texts
+
+
+def _rows(app: App) -> dict[str, list[tuple[object, ...]]]:
+    with app.sessions() as session:
+        return {
+            "articles": [
+                (row.id, row.text_hash, row.story_id, row.role, tuple(row.novel_sentences), row.title)
+                for row in session.scalars(select(ArticleRow).order_by(ArticleRow.id))
+            ],
+            "stories": [
+                (row.id, row.title, row.article_count, row.source_count, row.update_count)
+                for row in session.scalars(select(StoryRow).order_by(StoryRow.id))
+            ],
+            "files": [
+                (Path(row.path).name, row.status, row.article_id)
+                for row in session.scalars(select(SourceFileRow).order_by(SourceFileRow.path))
+            ],
+            "topics": [
+                (row.story_id, row.topic, row.article_id)
+                for row in session.scalars(select(StoryTopicRow).order_by(StoryTopicRow.id))
+            ],
+            "alerts": [
+                (row.key, row.story_id, row.article_id)
+                for row in session.scalars(select(AlertRow).order_by(AlertRow.id))
+            ],
+        }
+
+
+def _config(tmp_path: Path, name: str, write_config: Callable[..., Path]) -> Config:
+    directory = tmp_path / name
+    directory.mkdir()
+    topics = [{"name": "talks", "query": QUERY, "notify": ["console"]}]
+    return load_config(
+        write_config(directory, database=f"sqlite:///{directory / 'monitor.db'}", topics=topics)
+    )
+
+
+def test_ingest_with_helper_processes_stores_exactly_what_ingest_without_them_does(
+    tmp_path: Path, write_config: Callable[..., Path], build_app: Callable[[Config], App]
+) -> None:
+    folder = tmp_path / "files"
+    folder.mkdir()
+    texts = _corpus(620)  # more than one step: the second step is parsed by the helpers too
+    for number, text in enumerate(texts):
+        (folder / f"{number:04d}.txt").write_text(text, encoding="utf-8")
+    (folder / "0100-copy.txt").write_text(texts[100], encoding="utf-8")  # a copy: known, not stored
+    (folder / "0200-empty.txt").write_text("", encoding="utf-8")  # rejected
+    paths = sorted(folder.glob("*.txt"))
+    # In calls too small for helpers, the same files are parsed and prepared here.
+    small_calls = [
+        paths[start : start + POOL_MIN_ITEMS - 1] for start in range(0, len(paths), POOL_MIN_ITEMS - 1)
+    ]
+    results = {}
+    for name, calls in (("helpers", [paths]), ("inline", small_calls)):
+        app = build_app(_config(tmp_path, name, write_config))
+        source = FolderSource(FolderSourceConfig(name="ingest", folder=folder))
+        reports = [ingest_paths(app.sessions, app.pipeline, source, call, app.clock).report for call in calls]
+        totals = {
+            key: sum(getattr(report, key) for report in reports) for key in ("stored", "known", "rejected")
+        }
+        results[name] = (totals, _rows(app))
+    assert results["helpers"] == results["inline"]
+    totals, rows = results["helpers"]
+    assert totals == {"stored": 620, "known": 1, "rejected": 1}
+    assert rows["alerts"] and rows["topics"]
+    assert len(rows["stories"]) < 620
+    assert any(role == "update" for _id, _hash, _story, role, _novel, _title in rows["articles"])
+
+
+def test_a_prepared_article_crosses_processes_unchanged() -> None:
+    query = Query.parse(QUERY)
+    for seed in (SEED_FIRST, SEED_UPDATE):
+        article = parse_seed((SEEDS / seed).read_bytes(), mtime=DAY)
+        made = prepare(article.title, article.body, (query.text,))
+        back: PreparedArticle = pickle.loads(pickle.dumps(made))
+        fresh = analyse(article.title, article.body)
+        assert back.analysis.counts == fresh.counts
+        assert list(back.analysis.counts) == list(fresh.counts)
+        assert back.analysis.names == fresh.names
+        assert back.analysis.sketch == fresh.sketch
+        assert back.analysis.sentences == fresh.sentences
+        assert back.text.tokens == made.text.tokens
+        assert back.text.words == made.text.words
+        assert back.digest == made.digest
+        assert query.matches(back.text) is query.matches(made.text) is True
+        # A query it was not judged by is matched on its (lazily rebuilt) tokens.
+        assert Query.parse("Geneva").matches(back.text) is Query.parse("Geneva").matches(made.text)
+
+
+def test_the_engine_decides_the_same_on_analyses_made_elsewhere() -> None:
+    texts = _corpus(120)
+    docs = []
+    for number, text in enumerate(texts):
+        seed = parse_seed(text.encode("utf-8"), mtime=DAY)
+        docs.append(StoryDoc(number + 1, seed.title, seed.body, seed.published, "test"))
+    decisions = []
+    for carried in (False, True):
+        engine = StoryEngine()
+        made: list[tuple[int | None, str, tuple[str, ...]]] = []
+        for doc in docs:
+            analysis = pickle.loads(pickle.dumps(analyse(doc.title, doc.body))) if carried else None
+            assignment = engine.assign(doc, analysis)
+            story_id = assignment.story_id if assignment.story_id is not None else 1000 + doc.article_id
+            engine.add(doc, story_id, assignment.role)
+            made.append((assignment.story_id, assignment.role.value, assignment.novel_sentences))
+        decisions.append(made)
+    assert decisions[0] == decisions[1]
+    assert any(role == "update" for _story, role, _novel in decisions[0])
+
+
+def test_duplicate_sketches_are_the_same_in_every_process() -> None:
+    article = parse_seed((SEEDS / SEED_FIRST).read_bytes(), mtime=DAY)
+    here = analyse(article.title, article.body).sketch
+    code = (
+        "from monitor.sources.seedfile import parse_seed; from monitor.stories.text import analyse;"
+        "from datetime import datetime, UTC;"
+        f"a = parse_seed(open({str(SEEDS / SEED_FIRST)!r}, 'rb').read(), mtime=datetime.now(UTC));"
+        "print(list(analyse(a.title, a.body).sketch))"
+    )
+    for seed in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed},
+        )
+        assert out.stdout.strip() == str(list(here))
+
+
+def test_a_small_batch_never_starts_helpers() -> None:
+    texts = [("Title", f"Body text number {number}.") for number in range(POOL_MIN_ITEMS - 1)]
+    assert prepare_ahead(texts) is None
