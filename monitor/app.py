@@ -85,16 +85,16 @@ class App:
         engine = db.create_db_engine(config.database)
         if db.needs_upgrade(engine):
             if not (upgrade and db.is_sqlite(config.database)):
-                raise StoreError(
-                    "database: the schema is not up to date; run `monitor db upgrade` first"
-                )
+                raise StoreError("database: the schema is not up to date; run `monitor db upgrade` first")
             db.upgrade(engine)
         sessions = db.session_factory(engine)
         notifiers = build_notifiers(config)
         pipeline = Pipeline(sessions, config, targets=resolve_targets(config, notifiers), clock=clock)
         outbox = Outbox(sessions, config, notifiers, clock=clock, lease_seconds=config.lease)
         folders = {
-            source.name: FolderSource(source) for source in config.sources if isinstance(source, FolderSourceConfig)
+            source.name: FolderSource(source)
+            for source in config.sources
+            if isinstance(source, FolderSourceConfig)
         }
         metrics = Metrics(sessions, sources=[source.name for source in config.sources])
         return cls(config, engine, sessions, notifiers, pipeline, outbox, folders, clock, metrics)

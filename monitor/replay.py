@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from monitor.config import Config, TopicConfig
 from monitor.model import AlertKind, Role
 from monitor.pipeline import story_doc
-from monitor.stories import StoryEngine
 from monitor.store.tables import ArticleRow
+from monitor.stories import StoryEngine
 from monitor.topics import PreparedText
 from monitor.tracking import plan_alerts
 
@@ -38,7 +38,9 @@ class ReplayedAlert:
     novel_sentences: tuple[str, ...]
 
 
-def replay(session: Session, config: Config, topic: TopicConfig, since: datetime | None) -> Iterator[ReplayedAlert]:
+def replay(
+    session: Session, config: Config, topic: TopicConfig, since: datetime | None
+) -> Iterator[ReplayedAlert]:
     """Yield the alerts ``topic`` would have raised, story numbers being replay-local."""
     engine = StoryEngine(config.stories)
     tracked: dict[int, set[str]] = {}

@@ -39,7 +39,9 @@ def prune(sessions: sessionmaker[Session], retention_seconds: float, now: dateti
         )
         revisions = session.execute(delete(ArticleRevisionRow).where(ArticleRevisionRow.replaced_at < cutoff))
         pending = exists().where(AlertRow.story_id == StoryRow.id, AlertRow.status == AlertStatus.PENDING)
-        old_story_ids = list(session.scalars(select(StoryRow.id).where(StoryRow.updated_at < cutoff, ~pending)))
+        old_story_ids = list(
+            session.scalars(select(StoryRow.id).where(StoryRow.updated_at < cutoff, ~pending))
+        )
         if old_story_ids:
             # Foreign keys cascade to topic matches, alerts and threads, and unlink articles.
             session.execute(delete(StoryRow).where(StoryRow.id.in_(old_story_ids)))

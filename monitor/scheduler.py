@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import threading
 from collections.abc import Callable
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -145,10 +146,8 @@ class Daemon:
     def wake(self, job_id: str) -> None:
         """Run a job as soon as possible (a file event arrived); then deliver promptly."""
         for target in (job_id, "delivery"):
-            try:
+            with contextlib.suppress(JobLookupError):
                 self.scheduler.modify_job(target, next_run_time=datetime.now(UTC))
-            except JobLookupError:
-                pass
 
     def _guarded(self, work: Callable[[], Any]) -> Callable[[], None]:
         """Wrap a job: skip it while stopping, hold reloads off while it runs, log its crash."""
@@ -199,7 +198,11 @@ class Daemon:
         finally:
             self._gate.open()
         previous.close()
-        log.info("configuration reloaded: %d source(s), %d topic(s)", len(app.config.sources), len(app.config.topics))
+        log.info(
+            "configuration reloaded: %d source(s), %d topic(s)",
+            len(app.config.sources),
+            len(app.config.topics),
+        )
         return True
 
     # --- the main loop ------------------------------------------------------------------

@@ -26,11 +26,13 @@ but a phrase never runs from the end of one part into the start of the next.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
+from typing import NamedTuple
 
 from monitor.errors import QueryError
 
@@ -51,14 +53,28 @@ def _combining_mark_ranges(codepoints: Iterable[int]) -> str:
 # A word is a run of letters, digits and combining marks. Everything else (spaces, punctuation, hyphens,
 # straight and curly apostrophes, underscores) separates words. Underscores are replaced by spaces before
 # these patterns run, because \w includes them.
-_BMP_MARKS = _combining_mark_ranges(range(0x0300, 0x10000))
-_ASTRAL_MARKS = _combining_mark_ranges(chain(range(0x10000, 0x20000), range(0xE0100, 0xE01F0)))
-_WORD = re.compile(f"[\\w{_BMP_MARKS}{_ASTRAL_MARKS}]+")
-# The astral mark ranges make every character test about three times slower, so text that has no
-# character beyond the BMP (nearly all news) is split with the shorter pattern, which gives the same words.
-_BMP_WORD = re.compile(f"[\\w{_BMP_MARKS}]+")
+class _Patterns(NamedTuple):
+    word: re.Pattern[str]
+    # The astral mark ranges make every character test about three times slower, so text that has
+    # no character beyond the BMP (nearly all news) is split with the shorter pattern: the same words.
+    bmp_word: re.Pattern[str]
+    term_part: re.Pattern[str]
+
+
+@functools.cache
+def _patterns() -> _Patterns:
+    """The word patterns for any text. Finding the combining marks takes a good part of a start-up,
+    and ASCII text (most queries, most news once its punctuation is set aside) never needs them."""
+    bmp_marks = _combining_mark_ranges(range(0x0300, 0x10000))
+    astral_marks = _combining_mark_ranges(chain(range(0x10000, 0x20000), range(0xE0100, 0xE01F0)))
+    word = re.compile(f"[\\w{bmp_marks}{astral_marks}]+")
+    return _Patterns(word, re.compile(f"[\\w{bmp_marks}]+"), re.compile(f"{word.pattern}\\*?|\\*"))
+
+
+# The same patterns for ASCII text, where a word character is a letter, a digit or "_".
+_ASCII_WORD = re.compile("[A-Za-z0-9_]+")
+_ASCII_TERM_PART = re.compile("[A-Za-z0-9_]+\\*?|\\*")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-_TERM_PART = re.compile(f"{_WORD.pattern}\\*?|\\*")
 _QUOTES = '"“”„'
 _QUOTE = re.compile(f"[{_QUOTES}]")
 _BARE_TERM = re.compile(f"[^\\s(){_QUOTES}]+")
@@ -89,7 +105,8 @@ def tokenize(text: str) -> list[str]:
     if plain.isascii():
         # The same words, several times faster: in ASCII a word is a run of letters and digits.
         return plain.translate(_ASCII_SEPARATORS).split()
-    return (_WORD if _ASTRAL.search(text) else _BMP_WORD).findall(text)
+    patterns = _patterns()
+    return (patterns.word if _ASTRAL.search(text) else patterns.bmp_word).findall(text)
 
 
 class PreparedText:
@@ -260,9 +277,10 @@ def _lex(query: str) -> list[_Token]:
 def _term(token: _Token) -> _Term:
     elements: list[tuple[str, bool]] = []
     text = token.text.replace("_", " ")  # as tokenize does; same length, so columns stay right
-    for part in _TERM_PART.finditer(text):
+    word, term_part = (_ASCII_WORD, _ASCII_TERM_PART) if text.isascii() else _patterns()[::2]
+    for part in term_part.finditer(text):
         star_column = token.text_column + part.end() - 1
-        if _WORD.match(text, part.end()) and part.group().endswith("*"):
+        if word.match(text, part.end()) and part.group().endswith("*"):
             raise QueryError("wildcard * is only allowed at the end of a word", star_column)
         if part.group() == "*":
             raise QueryError("wildcard * must follow a word", star_column)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor import defaults
-from monitor.sources.feed import backoff_delay
 from monitor.backoff import RETRY_AFTER_LIMIT
+from monitor.sources.feed import backoff_delay
 from monitor.sources.feed.httpheaders import parse_max_age, parse_retry_after
 
 BASE = 300.0

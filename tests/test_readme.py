@@ -11,8 +11,16 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from monitor.config import Config, DeliveryConfig, FeedsConfig, FeedSourceConfig, FolderSourceConfig
-from monitor.config import NotifyTarget, TopicConfig, parse_config
+from monitor.config import (
+    Config,
+    DeliveryConfig,
+    FeedsConfig,
+    FeedSourceConfig,
+    FolderSourceConfig,
+    NotifyTarget,
+    TopicConfig,
+    parse_config,
+)
 from monitor.notify import load_kinds
 from monitor.notify.base import Notifier
 from monitor.stories.settings import StorySettings

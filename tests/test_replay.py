@@ -51,7 +51,9 @@ def test_replay_of_a_narrower_query_finds_nothing(tmp_path: Path, write_config: 
     assert code == 0 and json.loads(out) == []
 
 
-def test_replay_of_an_unknown_topic_is_a_usage_error(tmp_path: Path, write_config: Callable[..., Path]) -> None:
+def test_replay_of_an_unknown_topic_is_a_usage_error(
+    tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
     code, _, err = _run(write_config(tmp_path), "replay", "--topic", "nope")
     assert code == 2
     assert "no topic named 'nope'" in err

@@ -39,7 +39,9 @@ def test_prune_keeps_identities_so_a_redropped_copy_still_does_nothing(
         assert session.scalar(select(func.count(StoryRow.id))) == 0
         assert session.scalar(select(func.count(AlertRow.id))) == 0
     # A copy of seed 000 under a new name is still recognised by its stored identity.
-    (tmp_path / "inbox" / "copy.txt").write_bytes((tmp_path / "inbox" / "000_5d930837eff73e1e.txt").read_bytes())
+    (tmp_path / "inbox" / "copy.txt").write_bytes(
+        (tmp_path / "inbox" / "000_5d930837eff73e1e.txt").read_bytes()
+    )
     outcome = app.poll("inbox")
     assert outcome.report.stored == 0 and outcome.report.alerts == 0
 

@@ -20,7 +20,10 @@ def _invoke(config: Path, *args: str) -> tuple[int, str, str]:
 
 def test_slack_test_alert_reaches_the_channel(tmp_path: Path, write_config: Callable[..., Path]) -> None:
     with SlackAPI() as api:
-        notifiers = {"console": {}, "slack": {"token": api.token, "channel": "#news-alerts", "api_url": api.url}}
+        notifiers = {
+            "console": {},
+            "slack": {"token": api.token, "channel": "#news-alerts", "api_url": api.url},
+        }
         config = write_config(tmp_path, notifiers=notifiers)
         code, out, _ = _invoke(config, "slack", "--to", "#ukraine-desk")
         assert code == 0, out

@@ -64,7 +64,10 @@ def db_stats(ctx: Context) -> None:
         for table in Base.metadata.sorted_tables:
             count = connection.scalar(select(func.count()).select_from(table)) or 0
             size = sizes.get(table.name)
-            click.echo(f"{table.name:<18} {count:>10,} rows" + (f" {size / 1e6:>9.1f} MB" if size is not None else ""))
+            click.echo(
+                f"{table.name:<18} {count:>10,} rows"
+                + (f" {size / 1e6:>9.1f} MB" if size is not None else "")
+            )
     total = db.database_size(engine)
     if total is not None:
         click.echo(f"{'total':<18} {total / 1e6:>25.1f} MB")

@@ -178,7 +178,11 @@ def sources_command(ctx: Context, as_json: bool) -> None:
             click.echo(f"{item['name']:<24} {item['kind']:<6} {item['status']:<8} {item['location']}")
             click.echo(
                 f"    last success {item['last_success'] or 'never'}; next poll {item['next_poll'] or 'soon'}"
-                + (f"; {item['consecutive_failures']} failure(s): {item['last_error']}" if item["last_error"] else "")
+                + (
+                    f"; {item['consecutive_failures']} failure(s): {item['last_error']}"
+                    if item["last_error"]
+                    else ""
+                )
                 + (f"; {item['failed_files']} rejected file(s)" if item["failed_files"] else "")
             )
     finally:
@@ -218,7 +222,10 @@ def replay_command(ctx: Context, topic_name: str, since: str | None, as_json: bo
             for sentence in alert.novel_sentences:
                 click.echo(f"     - {sentence}")
         updates = sum(1 for a in alerts_found if a.kind is AlertKind.UPDATE)
-        click.echo(f"{len(alerts_found) - updates} new-story alert(s), {updates} update(s); nothing was sent", err=True)
+        click.echo(
+            f"{len(alerts_found) - updates} new-story alert(s), {updates} update(s); nothing was sent",
+            err=True,
+        )
     finally:
         app.close()
 

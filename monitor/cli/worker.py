@@ -22,7 +22,11 @@ _ONCE_DELIVERY_PASSES = 20
 
 @cli.command()
 @click.option(
-    "--http", "listen", default=None, envvar="MONITOR_HTTP", help="Serve /healthz and /metrics on HOST:PORT ($MONITOR_HTTP)."
+    "--http",
+    "listen",
+    default=None,
+    envvar="MONITOR_HTTP",
+    help="Serve /healthz and /metrics on HOST:PORT ($MONITOR_HTTP).",
 )
 @click.pass_obj
 @handle_errors

@@ -76,7 +76,9 @@ class FolderSource:
                 continue
             if before.st_size > self.config.max_file_size:
                 version = FileVersion(key, f"unread:{before.st_size}", before.st_size, before.st_mtime_ns)
-                reason = f"file too large ({before.st_size:,} bytes; the limit is {self.config.max_file_size:,})"
+                reason = (
+                    f"file too large ({before.st_size:,} bytes; the limit is {self.config.max_file_size:,})"
+                )
                 result.rejected.append(Rejection(key, reason, version))
                 continue
             try:
@@ -85,7 +87,9 @@ class FolderSource:
             except OSError as exc:
                 result.rejected.append(Rejection(key, f"cannot read: {exc.strerror}"))
                 continue
-            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or len(data) != after.st_size:
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or len(
+                data
+            ) != after.st_size:
                 result.busy.append(key)
                 continue
             version = FileVersion(key, hashlib.sha256(data).hexdigest(), after.st_size, after.st_mtime_ns)

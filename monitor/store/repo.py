@@ -75,7 +75,11 @@ def claim_sources(
         return []
     conditions = [
         SourceRow.id.in_(source_ids),
-        or_(SourceRow.lease_expires_at.is_(None), SourceRow.lease_expires_at < now, SourceRow.lease_owner == owner),
+        or_(
+            SourceRow.lease_expires_at.is_(None),
+            SourceRow.lease_expires_at < now,
+            SourceRow.lease_owner == owner,
+        ),
     ]
     if only_due:
         conditions.append(or_(SourceRow.next_poll_at.is_(None), SourceRow.next_poll_at <= now))
@@ -197,7 +201,9 @@ def article_by_canonical_url(session: Session, url: str) -> ArticleRow | None:
     return session.scalar(select(ArticleRow).where(ArticleRow.canonical_url == url).limit(1))
 
 
-def article_ids_by_external_id(session: Session, source_id: int, external_ids: Sequence[str]) -> dict[str, int]:
+def article_ids_by_external_id(
+    session: Session, source_id: int, external_ids: Sequence[str]
+) -> dict[str, int]:
     """Which of a source's items are stored already: external id -> article id."""
     if not external_ids:
         return {}
@@ -259,7 +265,12 @@ def articles_in_window(
     )
     return session.scalars(
         select(ArticleRow)
-        .where(ArticleRow.id > after_id, ArticleRow.story_id.is_not(None), ArticleRow.body_pruned.is_(False), in_window)
+        .where(
+            ArticleRow.id > after_id,
+            ArticleRow.story_id.is_not(None),
+            ArticleRow.body_pruned.is_(False),
+            in_window,
+        )
         .order_by(ArticleRow.id)
     ).all()
 

@@ -9,6 +9,7 @@ returns (or streams) :class:`FeedResult` values whose articles are
 from __future__ import annotations
 
 from monitor.backoff import backoff_delay
+
 from .fetch import USER_AGENT
 from .identity import content_fingerprint
 from .parse import ParsedFeed, parse_feed
