@@ -7,7 +7,7 @@ import hashlib
 import logging
 import random
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -200,9 +200,9 @@ def ingest_paths(
                 _Step(files[start : start + _INGEST_CHUNK], source, sessions, queries, first=not start)
             )
             if len(queued) > _STEPS_AHEAD:
-                _ingest_step(queued.popleft(), pipeline, sessions, source, row, outcome, progress)
+                _ingest_step(queued.popleft(), queued, pipeline, sessions, source, row, outcome, progress)
         while queued:
-            _ingest_step(queued.popleft(), pipeline, sessions, source, row, outcome, progress)
+            _ingest_step(queued.popleft(), queued, pipeline, sessions, source, row, outcome, progress)
     return outcome
 
 
@@ -226,8 +226,9 @@ class _Step:
         *,
         first: bool,
     ) -> None:
-        config = source.config
+        config = self.config = source.config
         self.files = files
+        self.taken: dict[int, _Parsed] = {}
         self.rejected: list[Rejection] = []
         self.read: list[tuple[Path, FileVersion, bytes]] = []
         for path in files:
@@ -275,25 +276,39 @@ class _Step:
             batch = [(str(self.read[at][0]), self.read[at][1], self.read[at][2]) for at in positions]
             self.tasks.append((positions, submit(parse_and_prepare, config, batch, queries)))
 
-    def parsed(self, config: FolderSourceConfig, queries: tuple[str, ...]) -> dict[int, _Parsed]:
-        """What the helpers made of the step's files, by position. Tasks no helper has started
-        yet are taken back and done here, the last first, while the helpers do the others; a
-        file whose task failed is missing, and is parsed where the step is stored."""
+    def parsed(self, queries: tuple[str, ...], later: Iterable[_Step]) -> dict[int, _Parsed]:
+        """What the helpers made of the step's files, by position; a file whose task failed is
+        missing, and is parsed where the step is stored.
+
+        No time is spent waiting while there is work to do: tasks no helper has started yet
+        are taken back and done here (the last first, as the helpers take the first), then,
+        while the helpers finish this step's others, so are ``later`` steps' tasks.
+        """
+        while self.take_back(queries):
+            pass
         parsed: dict[int, _Parsed] = {
             position: (result, None) for position, result in self.parsed_here.items()
         }
-        for positions, task in reversed(self.tasks):
-            if task is not None and task.cancel():
-                files = [(str(self.read[at][0]), self.read[at][1], self.read[at][2]) for at in positions]
-                parsed.update(zip(positions, parse_and_prepare(config, files, queries), strict=True))
+        parsed.update(self.taken)
         for positions, task in self.tasks:
             if task is None or task.cancelled():
                 continue
+            while not task.done() and any(step.take_back(queries) for step in later):
+                pass
             try:
                 parsed.update(zip(positions, task.result(), strict=True))
             except Exception as exc:  # a helper died: these files are parsed here instead
                 log.info("parsing inline: %r", exc)
         return parsed
+
+    def take_back(self, queries: tuple[str, ...]) -> bool:
+        """Do here the last task of this step no helper has started; False if there is none."""
+        for positions, task in reversed(self.tasks):
+            if task is not None and not task.done() and task.cancel():
+                files = [(str(self.read[at][0]), self.read[at][1], self.read[at][2]) for at in positions]
+                self.taken.update(zip(positions, parse_and_prepare(self.config, files, queries), strict=True))
+                return True
+        return False
 
 
 class _StepPreparations:
@@ -336,6 +351,7 @@ def parse_and_prepare(
 
 def _ingest_step(
     step: _Step,
+    later: Iterable[_Step],
     pipeline: Pipeline,
     sessions: sessionmaker[Session],
     source: FolderSource,
@@ -346,7 +362,7 @@ def _ingest_step(
     """Store one step's files; contents stored already (by now) are only counted."""
     with sessions() as session:
         known = repo.ingested_content_hashes(session, (version.content_hash for _, version, _ in step.read))
-    parsed = step.parsed(source.config, pipeline.topic_queries())
+    parsed = step.parsed(pipeline.topic_queries(), later)
     incoming: list[Incoming] = []
     ready: list[PreparedArticle | None] = []
     indexes: list[int | None] = []

@@ -6,6 +6,7 @@ import pickle
 import random
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from monitor.sources.folder import FolderSource
 from monitor.sources.seedfile import parse_seed
 from monitor.store.tables import AlertRow, ArticleRow, SourceFileRow, StoryRow, StoryTopicRow
 from monitor.stories import StoryDoc, StoryEngine
-from monitor.stories.prepare import POOL_MIN_ITEMS, PreparedArticle, prepare, prepare_ahead
+from monitor.stories.prepare import POOL_MIN_ITEMS, PreparedArticle, prepare, prepare_ahead, shutdown_helpers
 from monitor.stories.text import analyse
 from monitor.topics import Query
 
@@ -189,3 +190,27 @@ def test_duplicate_sketches_are_the_same_in_every_process() -> None:
 def test_a_small_batch_never_starts_helpers() -> None:
     texts = [("Title", f"Body text number {number}.") for number in range(POOL_MIN_ITEMS - 1)]
     assert prepare_ahead(texts) is None
+
+
+def test_a_threaded_process_prepares_in_helpers_started_from_a_fork_server() -> None:
+    texts = []
+    for text in _corpus(POOL_MIN_ITEMS + 10):
+        seed = parse_seed(text.encode("utf-8"), mtime=DAY)
+        texts.append((seed.title, seed.body))
+    stop = threading.Event()
+    waiting = threading.Thread(target=stop.wait)
+    waiting.start()  # forking this process now could copy a lock the thread holds
+    shutdown_helpers()
+    try:
+        ahead = prepare_ahead(texts, (QUERY,), wait=True)
+        assert ahead is not None
+        made = [ahead.get(index) for index in range(len(texts))]
+    finally:
+        stop.set()
+        waiting.join()
+        shutdown_helpers()
+    for (title, body), prepared in zip(texts, made, strict=True):
+        assert prepared is not None
+        assert prepared.analysis.counts == analyse(title, body).counts
+        assert prepared.analysis.sketch == analyse(title, body).sketch
+        assert prepared.text.verdicts == {QUERY: Query.parse(QUERY).matches(prepared.text)}

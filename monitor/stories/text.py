@@ -51,6 +51,7 @@ _EDGE_PUNCTUATION: Final = (
 )
 _SENTENCE_END = re.compile(r"[.!?…]+[\"”’)\]]*(?=\s+[\"“‘(\[]?[A-Z0-9])")
 _QUOTE_MARK = re.compile(r"([\"“”])")
+_BOILERPLATE = re.compile("|".join(map(re.escape, BOILERPLATE_MARKERS)))
 _SENTENCE_STOPS: Final = (".", "!", "?", "…")
 _CLOSING: Final = '"”’)]'
 _LONGEST_ABBREVIATION: Final = max(map(len, ABBREVIATIONS))
@@ -102,8 +103,7 @@ class Sentence(NamedTuple):
         """Reads as a sentence of prose, not a headline, a fragment or page furniture."""
         if len(self.terms) < _MIN_SENTENCE_TERMS:
             return False
-        lowered = self.text.lower()
-        if any(marker in lowered for marker in BOILERPLATE_MARKERS):
+        if _BOILERPLATE.search(self.text.lower()):
             return False
         if not _ends_sentence(self.text):
             # No sentence punctuation: a heading or a headline unless it is long, lower-case prose.
@@ -319,7 +319,7 @@ def analyse(title: str, body: str) -> Analysis:
     keys, kinds, bounds = flat.keys, flat.kinds, flat.bounds
     starts = set(bounds)
     starts.discard(len(keys))
-    capitalised = list(compress(count(), map(and_, kinds, repeat(_CAPITALISED))))
+    capitalised: list[int] = np.flatnonzero(np.frombuffer(kinds, np.uint8) & _CAPITALISED).tolist()
     in_headlines = _positions_of(flat, flat.title_case) if flat.title_case else frozenset()
     # First pass: every capitalised word but a sentence's first (unless in capitals) is a name.
     names = {
@@ -746,7 +746,7 @@ def _sketch(all_keys: list[str]) -> tuple[int, ...]:
     if len(pair_hashes) > 4 * _SKETCH_SIZE:
         # Only the smallest hashes matter: cut to a few times k before the exact sort.
         pair_hashes = np.partition(pair_hashes, 4 * _SKETCH_SIZE)[: 4 * _SKETCH_SIZE + 1]
-    return tuple(np.unique(pair_hashes)[:_SKETCH_SIZE].tolist())
+    return tuple(sorted(set(pair_hashes.tolist()))[:_SKETCH_SIZE])
 
 
 def _term_hash(term: str) -> int:
