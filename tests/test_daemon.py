@@ -7,16 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 from click.testing import CliRunner
 from conftest import CONTRACT_TOPIC, SEED_FIRST, SEED_UPDATE, copy_seeds
 from sqlalchemy import func, select
+from workerproc import WorkerProcess, environment
 
 import monitor.cli.admin  # registers `db upgrade`
 import monitor.cli.worker  # noqa: F401  (registers `once`)
@@ -36,59 +35,13 @@ FRESH_ARTICLE = (
 )
 
 
-def _environment() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if not key.startswith(("MONITOR_", "SLACK_"))}
+class Worker(WorkerProcess):
+    """``python -m monitor run`` whose stop may send several signals in a row."""
 
-
-class Worker:
-    """``python -m monitor run`` with its stdout and stderr collected line by line."""
-
-    def __init__(self, config: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "--config", str(config), "run"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=config.parent,
-            env=_environment(),
-        )
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
-        assert self.process.stdout is not None and self.process.stderr is not None
-        self._readers = [
-            threading.Thread(target=self._collect, args=(self.process.stdout, self.stdout), daemon=True),
-            threading.Thread(target=self._collect, args=(self.process.stderr, self.stderr), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _collect(stream: IO[str], lines: list[str]) -> None:
-        for line in stream:
-            lines.append(line)
-
-    def wait_for(self, lines: list[str], text: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in line for line in list(lines)):
-                return True
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        return any(text in line for line in list(lines))
-
-    def stop(self, *signals: signal.Signals, timeout: float = 10.0) -> int:
+    def stop(self, *signals: signal.Signals, timeout: float = 10.0) -> int:  # type: ignore[override]
         for signum in signals:
-            self.process.send_signal(signum)
-        code = self.process.wait(timeout=timeout)
-        for reader in self._readers:
-            reader.join(timeout=5)
-        return code
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+            self.send(signum)
+        return self.wait(timeout)
 
 
 @pytest.fixture
@@ -199,7 +152,7 @@ def test_once_end_to_end_on_postgresql(
             text=True,
             timeout=60,
             cwd=tmp_path,
-            env=_environment(),
+            env=environment(),
         )
 
     # The schema is PostgreSQL's to upgrade on purpose, never implicitly.
