@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor import defaults
 from monitor.backoff import backoff_delay
 from monitor.config import FolderSourceConfig
 from monitor.errors import SourceError
@@ -104,29 +105,13 @@ def poll_folder(
 
 
 def record_health(
-    sessions: sessionmaker[Session],
-    source_id: int,
-    now: datetime,
-    *,
-    error: str | None,
-    every: float,
-    retry_after: float | None = None,
-    backoff_cap: float = 6 * 3600,
-    jitter: bool = False,
+    sessions: sessionmaker[Session], source_id: int, now: datetime, *, error: str | None, every: float
 ) -> None:
-    """Record a poll's outcome in a transaction of its own (see :func:`apply_health`)."""
+    """Record a folder poll's outcome in a transaction of its own (see :func:`apply_health`)."""
     with sessions.begin() as session:
         row = session.get(SourceRow, source_id)
         assert row is not None
-        apply_health(
-            row,
-            now,
-            error=error,
-            every=every,
-            retry_after=retry_after,
-            backoff_cap=backoff_cap,
-            jitter=jitter,
-        )
+        apply_health(row, now, error=error, every=every)
 
 
 def apply_health(
@@ -136,7 +121,7 @@ def apply_health(
     error: str | None,
     every: float,
     retry_after: float | None = None,
-    backoff_cap: float = 6 * 3600,
+    backoff_cap: float = defaults.FEED_BACKOFF_CAP_SECONDS,
     jitter: bool = False,
 ) -> None:
     """Record a poll's outcome on ``row``: success resets the failure count; failure backs off
