@@ -54,7 +54,7 @@ DESK_ADDRESS = "desk@example.com"
 #: A pause between posts to one channel short enough for tests, long enough to keep order visible.
 TEST_PACING_SECONDS = 0.02
 
-STORY_ENGINE_PENDING = "the story engine does not yet make seeds 000 and 002 one story"
+SEEDS_ONE_STORY = "seeds 000 and 002 must be one story: a root and an update"
 
 
 class Clock:
@@ -295,8 +295,7 @@ def test_seeds_become_one_slack_root_with_a_threaded_update_and_never_repeat(
     assert len(desk.alerts()) == len(alerts)
 
     roots = [message for message in messages if message["thread_ts"] is None]
-    if len(roots) != 1:
-        pytest.xfail(STORY_ENGINE_PENDING)
+    assert len(roots) == 1, SEEDS_ONE_STORY
     (root,) = roots
     replies = slack_api.replies(DESK, root["ts"])
     assert len(messages) == 2 and len(replies) == 1
@@ -333,8 +332,7 @@ def test_seeds_become_one_email_and_a_reply_to_it(make_desk: Callable[..., Desk]
     assert all(row.status == AlertStatus.SENT for row in alerts), alerts
     assert len(smtp.received) == len(alerts)
     assert all(item.rcpt_tos == [DESK_ADDRESS] for item in smtp.received)
-    if len(alerts) != 2:
-        pytest.xfail(STORY_ENGINE_PENDING)
+    assert len(alerts) == 2, SEEDS_ONE_STORY
     first, reply = smtp.messages
     assert not str(first["Subject"]).startswith("Re:")
     assert str(reply["Subject"]) == f"Re: {first['Subject']}"
@@ -486,8 +484,7 @@ def test_an_update_waits_for_its_root_that_is_being_retried(
     desk.drop_seed(SEED_FIRST)
     desk.drop_seed(SEED_UPDATE)
     desk.poll()
-    if [row.kind for row in desk.alerts()] != [AlertKind.NEW_STORY, AlertKind.UPDATE]:
-        pytest.xfail(STORY_ENGINE_PENDING)
+    assert [row.kind for row in desk.alerts()] == [AlertKind.NEW_STORY, AlertKind.UPDATE], SEEDS_ONE_STORY
     slack_api.fail_next("chat.postMessage", status=500, times=defaults.SLACK_INLINE_RETRIES + 1)
 
     report = desk.app.outbox.deliver_due()
@@ -511,8 +508,7 @@ def test_an_update_goes_out_standalone_when_its_root_failed_for_good(
     desk.drop_seed(SEED_FIRST)
     desk.drop_seed(SEED_UPDATE)
     desk.poll()
-    if [row.kind for row in desk.alerts()] != [AlertKind.NEW_STORY, AlertKind.UPDATE]:
-        pytest.xfail(STORY_ENGINE_PENDING)
+    assert [row.kind for row in desk.alerts()] == [AlertKind.NEW_STORY, AlertKind.UPDATE], SEEDS_ONE_STORY
     slack_api.fail_next("chat.postMessage", error="invalid_blocks")
 
     desk.deliver_until_idle()
