@@ -91,6 +91,24 @@ def test_upgrade_creates_every_table_and_is_idempotent(engine: Engine) -> None:
         assert connection.scalar(text("SELECT count(*) FROM alembic_version")) == 1
 
 
+def test_the_recorded_schema_head_is_the_newest_migration(engine: Engine) -> None:
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    alembic_config = AlembicConfig()
+    alembic_config.set_main_option("script_location", str(db.MIGRATIONS))
+    assert ScriptDirectory.from_config(alembic_config).get_current_head() == db.SCHEMA_HEAD
+    db.upgrade(engine)
+    assert db.current_revision(engine) == db.SCHEMA_HEAD
+
+
+def test_a_database_at_an_older_revision_needs_an_upgrade(engine: Engine) -> None:
+    db.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+    assert db.needs_upgrade(engine) is True
+
+
 def test_insert_ignoring_conflict_ignores_a_duplicate_alert_key(sessions: sessionmaker[Session]) -> None:
     story_id = _story(sessions)
     with sessions.begin() as session:

@@ -13,7 +13,6 @@ from monitor.config import FolderSourceConfig
 from monitor.httpserver import parse_listen
 from monitor.outbox import DeliveryReport
 from monitor.polling import ingest_paths
-from monitor.scheduler import Daemon
 from monitor.sources.folder import FolderSource
 
 #: Passes of delivery in ``once``: enough for roots and their updates, never endless.
@@ -32,6 +31,9 @@ _ONCE_DELIVERY_PASSES = 20
 @handle_errors
 def run(ctx: Context, listen: str | None) -> None:
     """Run the worker: poll every source at its interval and deliver alerts, until stopped."""
+    # The scheduler and its file watcher load only for the daemon, not for every command.
+    from monitor.scheduler import Daemon
+
     try:
         address = parse_listen(listen) if listen else None
     except ValueError as exc:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from monitor import defaults
 from monitor.model import AlertKind, AlertMessage
 from monitor.notify.render import format_published, paragraph, plural, safe_link, single_line, trim
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 #: A lead longer than this is cut at a word: the e-mail points to the article for the rest.
 LEAD_LIMIT = 3000
@@ -30,6 +31,9 @@ class Bodies:
 
 @cache
 def _environment() -> Environment:
+    # Loaded on the first e-mail, not when the notifier kinds register at start-up.
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     return Environment(
         loader=PackageLoader("monitor.notify", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),

@@ -17,12 +17,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from http.client import HTTPException
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import field_validator
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web import SlackResponse
 
 from monitor import defaults
 from monitor.durations import Duration
@@ -31,7 +28,10 @@ from monitor.model import AlertKind, AlertMessage
 from monitor.notify import slack_blocks
 from monitor.notify.base import Delivered, Notifier, NotifierSettings
 from monitor.notify.pacing import Pacer
-from monitor.notify.slack_http import api_error, bypasses_proxy, retry_handlers, transport_error
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+    from slack_sdk.web import SlackResponse
 
 log = logging.getLogger(__name__)
 
@@ -84,23 +84,39 @@ class Slack(Notifier):
         self.config = settings
         #: Shared with the outbox if it wants to pick work for idle channels (``ready_at``).
         self.pacer = pacer or Pacer(defaults.SLACK_POST_INTERVAL_SECONDS, sleep=sleep)
-        self.client = WebClient(
-            token=settings.token,
-            base_url=settings.api_url,
-            timeout=math.ceil(settings.timeout),
-            retry_handlers=retry_handlers(
-                retries=defaults.SLACK_INLINE_RETRIES,
-                max_wait=defaults.SLACK_MAX_INLINE_WAIT_SECONDS,
-                sleep=sleep,
-            ),
-        )
-        if bypasses_proxy(settings.api_url):
-            self.client.proxy = None
+        self._sleep = sleep
+        self._client: WebClient | None = None
+        self._client_lock = threading.Lock()
         # chat.update wants a channel ID where topics name channels; remember what Slack told us.
         self._channel_ids: dict[str, str] = {}
         # Roots posted by this process, so update_root can re-render them from an update alert.
         self._roots: OrderedDict[tuple[str, str], AlertMessage] = OrderedDict()
         self._roots_lock = threading.Lock()
+
+    @property
+    def client(self) -> WebClient:
+        """The Web API client, made on first use: slack-sdk takes a tenth of a second to load,
+        which commands that never post (``ingest``, ``stories``) need not pay."""
+        with self._client_lock:
+            if self._client is None:
+                from slack_sdk import WebClient
+
+                from monitor.notify.slack_http import bypasses_proxy, retry_handlers
+
+                client = WebClient(
+                    token=self.config.token,
+                    base_url=self.config.api_url,
+                    timeout=math.ceil(self.config.timeout),
+                    retry_handlers=retry_handlers(
+                        retries=defaults.SLACK_INLINE_RETRIES,
+                        max_wait=defaults.SLACK_MAX_INLINE_WAIT_SECONDS,
+                        sleep=self._sleep,
+                    ),
+                )
+                if bypasses_proxy(self.config.api_url):
+                    client.proxy = None
+                self._client = client
+            return self._client
 
     def missing_secret(self) -> str | None:
         return "token" if not self.config.token.strip() else None
@@ -209,6 +225,10 @@ class Slack(Notifier):
         return ts
 
     def _call(self, method: Callable[..., SlackResponse], **kwargs: Any) -> SlackResponse:
+        from slack_sdk.errors import SlackApiError, SlackClientError
+
+        from monitor.notify.slack_http import api_error, transport_error
+
         try:
             return method(**kwargs)
         except SlackApiError as error:

@@ -9,13 +9,13 @@ posted standalone, headed "Update: <story title>".
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from http.client import HTTPException
+from typing import TYPE_CHECKING
 
 from pydantic import field_validator
-from slack_sdk.errors import SlackClientError
-from slack_sdk.webhook import WebhookClient
 
 from monitor import defaults
 from monitor.durations import Duration
@@ -24,7 +24,9 @@ from monitor.model import AlertKind, AlertMessage
 from monitor.notify import slack_blocks
 from monitor.notify.base import Delivered, Notifier, NotifierSettings
 from monitor.notify.pacing import Pacer
-from monitor.notify.slack_http import bypasses_proxy, retry_handlers, status_error, transport_error
+
+if TYPE_CHECKING:
+    from slack_sdk.webhook import WebhookClient
 
 #: The destination string of a webhook: it has exactly one channel, fixed by its URL.
 WEBHOOK_DESTINATION = "webhook"
@@ -65,17 +67,32 @@ class SlackWebhook(Notifier):
         super().__init__(name, settings)
         self.config = settings
         self.pacer = pacer or Pacer(defaults.SLACK_POST_INTERVAL_SECONDS, sleep=sleep)
-        self.client = WebhookClient(
-            url=settings.url,
-            timeout=math.ceil(settings.timeout),
-            retry_handlers=retry_handlers(
-                retries=defaults.SLACK_INLINE_RETRIES,
-                max_wait=defaults.SLACK_MAX_INLINE_WAIT_SECONDS,
-                sleep=sleep,
-            ),
-        )
-        if bypasses_proxy(settings.url):
-            self.client.proxy = None
+        self._sleep = sleep
+        self._client: WebhookClient | None = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> WebhookClient:
+        """The webhook client, made on first use (slack-sdk is slow to load; see ``Slack.client``)."""
+        with self._client_lock:
+            if self._client is None:
+                from slack_sdk.webhook import WebhookClient
+
+                from monitor.notify.slack_http import bypasses_proxy, retry_handlers
+
+                client = WebhookClient(
+                    url=self.config.url,
+                    timeout=math.ceil(self.config.timeout),
+                    retry_handlers=retry_handlers(
+                        retries=defaults.SLACK_INLINE_RETRIES,
+                        max_wait=defaults.SLACK_MAX_INLINE_WAIT_SECONDS,
+                        sleep=self._sleep,
+                    ),
+                )
+                if bypasses_proxy(self.config.url):
+                    client.proxy = None
+                self._client = client
+            return self._client
 
     def missing_secret(self) -> str | None:
         return "url" if not self.config.url else None
@@ -97,6 +114,10 @@ class SlackWebhook(Notifier):
             body = slack_blocks.new_story(message)
         else:
             body = slack_blocks.update(message, threaded=False)
+        from slack_sdk.errors import SlackClientError
+
+        from monitor.notify.slack_http import status_error, transport_error
+
         self.pacer.wait(self.config.url)
         try:
             response = self.client.send(
