@@ -378,10 +378,7 @@ class Pipeline:
                 self._observe_time(newest, estimated=False)
         newest_known = self._stream_time or self.clock()
         rows = repo.articles_in_window(
-            session,
-            self._synced_article_id,
-            published_since=newest_known - window,
-            seen_since=self.clock() - window,
+            session, self._synced_article_id, published_since=newest_known - window
         )
         for row in rows:
             assert row.story_id is not None

@@ -220,3 +220,39 @@ def test_text_hash_is_unique_in_the_schema(sessions: sessionmaker[Session]) -> N
     with pytest.raises(IntegrityError), sessions.begin() as session:
         session.add(article())
     assert _count(sessions, ArticleRow) == 1
+
+
+def test_a_restarted_worker_rebuilds_only_the_story_window(sessions: sessionmaker[Session]) -> None:
+    """Start-up reads the articles the window holds, whether their dates are real or estimated
+    (a file's modification time), and none of the older history, however recently stored."""
+    config = parse_config({"stories": {"window": "3d"}})
+    first = Pipeline(sessions, config, targets={}, clock=lambda: NOW)
+    inbox = _source(sessions, "inbox")
+    ages = {
+        "dated-old": (10, False),
+        "estimated-old": (10, True),
+        "dated-new": (1, False),
+        "estimated-new": (1, True),
+    }
+    for name, (days, estimated) in ages.items():
+        raw = RawArticle(
+            source_name="inbox",
+            origin=f"inbox/{name}.txt",
+            external_id=name,
+            title=f"Report {name} on a separate event",
+            # Words of its own, so that each article starts a story of its own.
+            body=" ".join(f"{name.replace('-', '')}{word} report." for word in range(40)),
+            published=NOW - timedelta(days=days),
+            published_estimated=estimated,
+        )
+        assert first.ingest(inbox, [Incoming(raw)]).stored == 1
+
+    restarted = Pipeline(sessions, config, targets={}, clock=lambda: NOW)
+    with sessions.begin() as session:
+        restarted._sync_story_window(session)
+        titles = {
+            title
+            for story_id in session.scalars(select(StoryRow.id))
+            if (title := restarted.engine.title(story_id)) is not None
+        }
+    assert titles == {"Report dated-new on a separate event", "Report estimated-new on a separate event"}

@@ -254,22 +254,20 @@ def advance_id_sequences(session: Session) -> None:
         )
 
 
-def articles_in_window(
-    session: Session, after_id: int, *, published_since: datetime, seen_since: datetime
-) -> Sequence[ArticleRow]:
-    """Articles stored after ``after_id`` that the story window still holds, in arrival order:
-    published within it, or with an estimated date and stored within it."""
-    in_window = or_(
-        and_(ArticleRow.published_estimated.is_(False), ArticleRow.published_at >= published_since),
-        and_(ArticleRow.published_estimated.is_(True), ArticleRow.first_seen_at >= seen_since),
-    )
+def articles_in_window(session: Session, after_id: int, *, published_since: datetime) -> Sequence[ArticleRow]:
+    """Articles stored after ``after_id`` that the story window still holds, in arrival order.
+
+    An estimated publication time (a file's modification time, a feed's fetch time) counts
+    like a real one, as the story engine's eviction counts it; and one condition on the
+    indexed ``published_at`` lets the database read only the window, not the whole history.
+    """
     return session.scalars(
         select(ArticleRow)
         .where(
+            ArticleRow.published_at >= published_since,
             ArticleRow.id > after_id,
             ArticleRow.story_id.is_not(None),
             ArticleRow.body_pruned.is_(False),
-            in_window,
         )
         .order_by(ArticleRow.id)
     ).all()
