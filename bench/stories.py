@@ -86,6 +86,28 @@ def bcubed(predicted: Sequence[int], gold: Sequence[str]) -> tuple[float, float,
     return _prf(precision / count, recall / count)
 
 
+def topic_of(event: str) -> str:
+    """ECB+ pairs two events per topic: ``ecb-1-ecb`` and ``ecb-1-ecbplus`` are topic 1."""
+    return event.rsplit("-", 1)[0]
+
+
+def print_error_sources(predicted: Sequence[int], gold: Sequence[str]) -> None:
+    """Where precision is lost: stories that mix topics, or mix the two events of one topic."""
+    members: dict[int, set[str]] = defaultdict(set)
+    for story, event in zip(predicted, gold, strict=True):
+        members[story].add(event)
+    mixed_topics = sum(1 for events in members.values() if len({topic_of(e) for e in events}) > 1)
+    mixed_events = sum(
+        1 for events in members.values() if len(events) > 1 and len({topic_of(e) for e in events}) == 1
+    )
+    merged_topics = len({topic_of(next(iter(events))) for events in members.values() if len(events) == 2})
+    topics = len({topic_of(event) for event in gold})
+    print(
+        f"  stories mixing two topics: {mixed_topics}; stories mixing the two events of one topic: "
+        f"{mixed_events} (in {merged_topics} of {topics} topics)"
+    )
+
+
 def pairwise(predicted: Sequence[int], gold: Sequence[str]) -> tuple[float, float, float]:
     def pairs(counts: Counter[object]) -> int:
         return sum(size * (size - 1) // 2 for size in counts.values())
@@ -200,6 +222,7 @@ def main() -> None:
     print(f"  B-cubed   precision {b_p:.3f}  recall {b_r:.3f}  F1 {b_f:.3f}")
     print(f"  pairwise  precision {p_p:.3f}  recall {p_r:.3f}  F1 {p_f:.3f}")
     print("  roles: " + ", ".join(f"{role.value} {roles[role]}" for role in Role))
+    print_error_sources(predicted, gold)
     if args.quick:
         return
 
