@@ -214,3 +214,21 @@ def test_a_threaded_process_prepares_in_helpers_started_from_a_fork_server() -> 
         assert prepared.analysis.counts == analyse(title, body).counts
         assert prepared.analysis.sketch == analyse(title, body).sketch
         assert prepared.text.verdicts == {QUERY: Query.parse(QUERY).matches(prepared.text)}
+
+
+def test_preparations_waited_for_are_the_same_whoever_made_them() -> None:
+    """Waiting for a preparation a helper is making, this process makes the last ones queued;
+    every article still gets exactly its own preparation, in its place."""
+    texts = []
+    for text in _corpus(POOL_MIN_ITEMS * 3):
+        seed = parse_seed(text.encode("utf-8"), mtime=DAY)
+        texts.append((seed.title, seed.body))
+    ahead = prepare_ahead(texts, (QUERY,), wait=True)
+    assert ahead is not None
+    got = [ahead.get(index) for index in range(len(texts))]
+    for (title, body), made in zip(texts, got, strict=True):
+        assert made is not None
+        expected = prepare(title, body, (QUERY,))
+        assert made.digest == expected.digest
+        assert made.analysis.counts == expected.analysis.counts
+        assert made.text.verdicts == expected.text.verdicts

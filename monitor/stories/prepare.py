@@ -117,7 +117,8 @@ class Ahead:
     the caller prepares that one itself. Unless ``wait``, it does not wait for a preparation
     that is not back yet either: it then gives ``None`` too. With ``wait``, a task no helper
     has started yet is taken back and done here, so this process never idles while work is
-    queued for the helpers.
+    queued for the helpers: the task wanted, if no helper has it, else the last one queued
+    (the helpers take the first), while a helper finishes the one wanted.
     """
 
     def __init__(
@@ -154,10 +155,20 @@ class Ahead:
             if task.cancel():
                 taken = self._taken_back[number] = prepare_all(self._texts[number], self._queries)
                 return taken[index % TASK_ITEMS]
+            while not task.done() and self._take_back_last(after=number):
+                pass
         try:
             return task.result()[index % TASK_ITEMS]
         except Exception:  # a helper died or the task was dropped: the caller prepares it
             return None
+
+    def _take_back_last(self, after: int) -> bool:
+        """Do here the last task after ``after`` that no helper has started; False if none."""
+        for number in range(len(self._tasks) - 1, after, -1):
+            if number not in self._taken_back and self._tasks[number].cancel():
+                self._taken_back[number] = prepare_all(self._texts[number], self._queries)
+                return True
+        return False
 
     def cancel(self) -> None:
         """Drop the preparations not started yet (the batch ended early)."""
