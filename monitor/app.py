@@ -9,11 +9,11 @@ command that needs neither starts in less time.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -83,6 +83,8 @@ class App:
     outbox: Outbox
     folders: dict[str, FolderSource]
     clock: Callable[[], datetime]
+    _metrics: Metrics | None = field(default=None, init=False, repr=False)
+    _metrics_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def build(cls, config: Config, *, clock: Callable[[], datetime] = utcnow, upgrade: bool = True) -> App:
@@ -102,12 +104,15 @@ class App:
         }
         return cls(config, engine, sessions, notifiers, pipeline, outbox, folders, clock)
 
-    @cached_property
+    @property
     def metrics(self) -> Metrics:
-        """The worker's Prometheus metrics (made on first use)."""
-        from monitor.metrics import Metrics
+        """The worker's Prometheus metrics, made on first use (by whichever job comes first)."""
+        with self._metrics_lock:
+            if self._metrics is None:
+                from monitor.metrics import Metrics
 
-        return Metrics(self.sessions, sources=self.sources())
+                self._metrics = Metrics(self.sessions, sources=self.sources())
+            return self._metrics
 
     def sources(self) -> list[str]:
         """Every configured source's name, in config order."""
