@@ -1,21 +1,24 @@
 """Polling feeds: claim the due ones, fetch them concurrently, store items as they arrive.
 
-Fetching runs on the feed poller's own event loop; storing runs on one consumer thread
-fed by a queue, so a slow database never holds up the network and vice versa. Each
+Fetching runs on the feed poller's own event loop and parsing in its parser processes,
+which also prepare each item's text for storage (see :mod:`monitor.stories.prepare`), so
+the one storing thread does only the serial part. It is fed by a small backlog bounded in
+articles; a slow database pauses fetching rather than letting parsed feeds pile up. Each
 feed's health (failures, last error, next poll with backoff) is recorded on its row.
 
-The consumer takes whatever results are waiting (up to :data:`_GROUP`): it stores each
-feed's items, then records validators and health for the whole group in one transaction,
-so a poll where nothing changed (all 304) costs a few commits, not one per feed.
+The storing thread takes whatever results are waiting (up to :data:`_GROUP` feeds and a
+pipeline batch of articles): it stores their items in one transaction, then records
+validators and health for the whole group in another, so a poll where nothing changed (all
+304) costs a few commits, not one per feed. Should the items' transaction fail, each feed's
+items are stored on their own, so one bad feed costs no other.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import random
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -25,18 +28,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import FeedsConfig, FeedSourceConfig
 from monitor.model import Incoming, RawArticle
-from monitor.pipeline import Pipeline
+from monitor.pipeline import BATCH_SIZE, IngestReport, Pipeline
 from monitor.polling import PollOutcome, apply_health
 from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, poll_feeds
 from monitor.store import repo
 from monitor.store.tables import SourceRow
+from monitor.stories.prepare import Preparations, Ready
 
 log = logging.getLogger(__name__)
 
-_DONE = object()
-
 #: Most results whose sources' rows are updated in one transaction.
 _GROUP = 100
+#: Articles of parsed feeds waiting for the storing thread; beyond this the poll waits.
+_BACKLOG_ARTICLES = BATCH_SIZE
 
 
 def fetch_settings(config: FeedsConfig) -> FetchSettings:
@@ -85,40 +89,82 @@ def poll_feed_sources(
         return []
 
     outcomes: dict[str, PollOutcome] = {}
-    results: queue.Queue[object] = queue.Queue(maxsize=64)
+    backlog = _Backlog(_BACKLOG_ARTICLES)
 
-    def polled(result: FeedResult) -> _Polled:
+    def polled(result: FeedResult) -> None:
         name = result.request.source_name
-        return _Polled(requests[name][0], by_name[name], result)
+        backlog.put(_Polled(requests[name][0], by_name[name], result))
 
     def store_results() -> None:
-        finished = False
-        while not finished:
-            group: list[_Polled] = []
-            item = results.get()
-            while True:
-                if item is _DONE:
-                    finished = True
-                    break
-                assert isinstance(item, FeedResult)
-                group.append(polled(item))
-                if len(group) >= _GROUP:
-                    break
-                try:
-                    item = results.get_nowait()
-                except queue.Empty:
-                    break
-            if group:
+        try:
+            while group := backlog.take(_GROUP, BATCH_SIZE):
                 outcomes.update(_store_group(sessions, pipeline, group, clock))
+        finally:
+            backlog.abandon()
 
     consumer = threading.Thread(target=store_results, name="feed-store", daemon=True)
     consumer.start()
     try:
-        poll_feeds([request for _, request in requests.values()], fetch_settings(config), results.put)
+        poll_feeds(
+            [request for _, request in requests.values()],
+            fetch_settings(config),
+            polled,
+            prepare_for=pipeline.topic_queries(),
+        )
     finally:
-        results.put(_DONE)
+        backlog.close()
         consumer.join()
     return list(outcomes.values())
+
+
+class _Backlog:
+    """Polled feeds on their way to the storing thread, bounded by how many articles wait."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._waiting: deque[_Polled] = deque()
+        self._articles = 0
+        self._closed = self._abandoned = False
+        self._changed = threading.Condition()
+
+    def put(self, polled: _Polled) -> None:
+        """Add a feed, first waiting while the backlog is full (one feed always fits)."""
+        with self._changed:
+            while self._waiting and self._articles >= self._limit and not self._abandoned:
+                self._changed.wait()
+            self._waiting.append(polled)
+            self._articles += len(polled.result.articles)
+            self._changed.notify_all()
+
+    def take(self, most: int, articles: int) -> list[_Polled]:
+        """Everything waiting, up to ``most`` feeds and about ``articles`` articles (at least
+        one feed); waits for one; empty once the backlog is closed and drained."""
+        with self._changed:
+            while not self._waiting and not self._closed:
+                self._changed.wait()
+            taken: list[_Polled] = []
+            count = 0
+            while self._waiting and len(taken) < most:
+                size = len(self._waiting[0].result.articles)
+                if taken and count + size > articles:
+                    break
+                taken.append(self._waiting.popleft())
+                count += size
+            self._articles -= count
+            self._changed.notify_all()
+            return taken
+
+    def close(self) -> None:
+        """No more feeds will come."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def abandon(self) -> None:
+        """The storing thread has stopped: never make the poll wait for it again."""
+        with self._changed:
+            self._abandoned = True
+            self._changed.notify_all()
 
 
 def _claim(
@@ -181,8 +227,8 @@ def _store_group(
     group: Sequence[_Polled],
     clock: Callable[[], datetime],
 ) -> dict[str, PollOutcome]:
-    """Store each feed's items, then record every feed's poll in one transaction."""
-    outcomes = {polled.feed.name: _ingest(pipeline, polled) for polled in group}
+    """Store the feeds' items, then record every feed's poll in one transaction."""
+    outcomes = _ingest_group(pipeline, group)
     try:
         with sessions.begin() as session, session.no_autoflush:
             for polled in group:
@@ -198,24 +244,47 @@ def _store_group(
     return outcomes
 
 
-def _ingest(pipeline: Pipeline, polled: _Polled) -> PollOutcome:
-    feed, result = polled.feed, polled.result
-    outcome = PollOutcome(feed.name)
-    if result.status == "error":
-        outcome.error = result.error or "unknown error"
-        log.warning("%s: %s", feed.name, outcome.error, extra={"source": feed.name})
-        return outcome
-    if result.status == "ok":
-        articles = without_shared_links(result.articles)
+def _ingest_group(pipeline: Pipeline, group: Sequence[_Polled]) -> dict[str, PollOutcome]:
+    """Store the items of every feed in ``group`` that brought some, in one transaction when
+    there are several; if that fails, each feed's on its own."""
+    outcomes = {polled.feed.name: PollOutcome(polled.feed.name) for polled in group}
+    parts: list[tuple[_Polled, list[Incoming], Preparations | None]] = []
+    for polled in group:
+        feed, result = polled.feed, polled.result
+        if result.status == "error":
+            error = outcomes[feed.name].error = result.error or "unknown error"
+            log.warning("%s: %s", feed.name, error, extra={"source": feed.name})
+        elif result.status == "ok" and result.articles:
+            incoming = [Incoming(article) for article in without_shared_links(result.articles)]
+            # Removing a shared link changes no text: the preparations still match by position.
+            prepared: Preparations | None = (
+                Ready(result.prepared) if len(result.prepared) == len(incoming) else None
+            )
+            parts.append((polled, incoming, prepared))
+    reports: list[IngestReport] | None = None
+    if len(parts) > 1:
         try:
-            outcome.report = pipeline.ingest(polled.row, [Incoming(article) for article in articles])
+            reports = pipeline.ingest_together(
+                [(polled.row, items, prepared) for polled, items, prepared in parts]
+            )
         except Exception as exc:
-            log.exception("storing %s failed", feed.name, extra={"source": feed.name})
-            outcome.error = f"storing failed: {exc!r}"
-            return outcome
-        for note in result.notes:
-            log.warning("%s: %s", feed.name, note, extra={"source": feed.name})
-    return outcome
+            log.info("storing %d feeds together failed (%r); storing each on its own", len(parts), exc)
+    for number, (polled, items, prepared) in enumerate(parts):
+        feed = polled.feed
+        outcome = outcomes[feed.name]
+        if reports is not None:
+            outcome.report = reports[number]
+        else:
+            try:
+                outcome.report = pipeline.ingest(polled.row, items, prepared=prepared)
+            except Exception as exc:
+                log.exception("storing %s failed", feed.name, extra={"source": feed.name})
+                outcome.error = f"storing failed: {exc!r}"
+    for polled in group:
+        if polled.result.status == "ok" and outcomes[polled.feed.name].error is None:
+            for note in polled.result.notes:
+                log.warning("%s: %s", polled.feed.name, note, extra={"source": polled.feed.name})
+    return outcomes
 
 
 def _record_poll(

@@ -458,17 +458,7 @@ class Pipeline:
     ) -> IngestReport:
         report = IngestReport()
         with self.sessions.begin() as session:
-            # A write first, so SQLite takes its write lock before ids are handed out below;
-            # on PostgreSQL the advisory lock serialises batches of every worker.
-            session.execute(
-                update(SourceRow).where(SourceRow.id == source_id).values(last_attempt_at=self.clock())
-            )
-            if self._multi_worker:
-                session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _STORY_LOCK_ID})
-            if self._multi_worker or self._synced_article_id == 0:
-                self._sync_story_window(session)
-            if self._stream_time is not None:
-                self.engine.evict(self._stream_time)
+            self._begin_batch(session, [source_id])
             with session.no_autoflush:
                 batch = _Batch(
                     session, source_id, items, report, retrying=one_by_one, preparations=preparations
@@ -479,10 +469,56 @@ class Pipeline:
                     else:
                         self._ingest_one(batch, source_name, item, report)
             batch.flush()
-            if batch.inserted and self._multi_worker:
-                repo.advance_id_sequences(session)
-            self._synced_article_id = max(self._synced_article_id, batch.next_article_id - 1)
+            self._end_batch(session, batch)
         return report
+
+    def ingest_together(
+        self, parts: Sequence[tuple[SourceRow, Sequence[Incoming], Preparations | None]]
+    ) -> list[IngestReport]:
+        """Store several sources' new items in one transaction: a report per (source, items,
+        preparations) part.
+
+        Many small polls then cost one commit and one write of each table, not one per source.
+        There is no retry here: should anything fail, nothing is stored and the error
+        propagates, and the caller stores each part with :meth:`ingest`, which isolates a bad
+        item. Keep the parts together within :data:`BATCH_SIZE` items.
+        """
+        reports = [IngestReport() for _ in parts]
+        try:
+            with self.sessions.begin() as session:
+                self._begin_batch(session, [source.id for source, _, _ in parts])
+                for (source, items, preparations), report in zip(parts, reports, strict=True):
+                    with session.no_autoflush:
+                        batch = _Batch(
+                            session, source.id, items, report, retrying=False, preparations=preparations
+                        )
+                        for item in items:
+                            self._ingest_one(batch, source.name, item, report)
+                    batch.flush()
+                    self._end_batch(session, batch)
+        except Exception:
+            # The engine may hold articles that just rolled back.
+            self._reset_engine()
+            raise
+        return reports
+
+    def _begin_batch(self, session: Session, source_ids: Sequence[int]) -> None:
+        # A write first, so SQLite takes its write lock before ids are handed out;
+        # on PostgreSQL the advisory lock serialises batches of every worker.
+        session.execute(
+            update(SourceRow).where(SourceRow.id.in_(source_ids)).values(last_attempt_at=self.clock())
+        )
+        if self._multi_worker:
+            session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _STORY_LOCK_ID})
+        if self._multi_worker or self._synced_article_id == 0:
+            self._sync_story_window(session)
+        if self._stream_time is not None:
+            self.engine.evict(self._stream_time)
+
+    def _end_batch(self, session: Session, batch: _Batch) -> None:
+        if batch.inserted and self._multi_worker:
+            repo.advance_id_sequences(session)
+        self._synced_article_id = max(self._synced_article_id, batch.next_article_id - 1)
 
     def _ingest_one_in_savepoint(
         self, batch: _Batch, source_name: str, item: Incoming, report: IngestReport

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
@@ -17,8 +18,11 @@ from conftest import CONTRACT_TOPIC
 from feedserver import FeedServer
 from sqlalchemy import func, select
 
+from monitor import feedpoll
 from monitor.app import App
 from monitor.config import load_config
+from monitor.model import Incoming
+from monitor.pipeline import Pipeline
 from monitor.polling import PollOutcome
 from monitor.store.tables import (
     AlertRow,
@@ -391,3 +395,77 @@ def test_an_unchanged_item_polled_again_is_known(rig: Rig) -> None:
 def _alert_rows(rig: Rig) -> list[AlertRow]:
     with rig.app.sessions() as session:
         return list(session.scalars(select(AlertRow)))
+
+
+def _all_at_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make the storing thread wait for every feed of a poll, then take them as one group;
+    returns the sizes of the groups stored together."""
+    take = feedpoll._Backlog.take
+
+    def take_when_all_are_in(backlog: feedpoll._Backlog, most: int, articles: int) -> list[Any]:
+        with backlog._changed:
+            while not backlog._closed:
+                backlog._changed.wait()
+        return take(backlog, most, articles)
+
+    together: list[int] = []
+    ingest_together = Pipeline.ingest_together
+
+    def counted(pipeline: Pipeline, parts: Any) -> Any:
+        together.append(len(parts))
+        return ingest_together(pipeline, parts)
+
+    monkeypatch.setattr(feedpoll._Backlog, "take", take_when_all_are_in)
+    monkeypatch.setattr(Pipeline, "ingest_together", counted)
+    return together
+
+
+def test_several_feeds_are_stored_in_one_transaction_as_they_would_be_apart(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    together = _all_at_once(monkeypatch)
+    rig.serve("alpha", TALKS_ITEM)
+    rig.serve("beta", replace(TALKS_ITEM, guid="beta-1", link=None), HARBOUR_ITEM)
+
+    outcomes = rig.poll()
+
+    assert together == [2]
+    # Whichever feed came first stored the talks; the other one merged into it.
+    reports = [outcome.report for outcome in outcomes.values()]
+    assert (sum(r.stored for r in reports), sum(r.merged for r in reports)) == (2, 1)
+    assert sorted((name, guid) for _, name, guid in rig.links()) == [
+        ("alpha", "talks-1"),
+        ("beta", "beta-1"),
+        ("beta", "harbour-1"),
+    ]
+    assert len(rig.alerts()) == 1
+
+
+def test_a_feed_whose_items_cannot_be_stored_costs_no_other_feed_of_its_group(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    together = _all_at_once(monkeypatch)
+    ingest_one = Pipeline._ingest_one
+
+    def failing(pipeline: Pipeline, batch: Any, source_name: str, item: Incoming, report: Any) -> None:
+        if item.article.title == "A cycling lane":
+            raise RuntimeError("disk on fire")
+        ingest_one(pipeline, batch, source_name, item, report)
+
+    monkeypatch.setattr(Pipeline, "_ingest_one", failing)
+    rig.serve("alpha", HARBOUR_ITEM, replace(TALKS_ITEM, guid="alpha-talks"))
+    rig.serve("beta", TALKS_ITEM)
+
+    outcomes = {outcome.source: outcome for outcome in rig.app.poll_feeds(only_due=False)}
+
+    assert together == [2]
+    assert (outcomes["alpha"].error or "").startswith("storing failed")
+    assert (outcomes["beta"].error, outcomes["beta"].report.stored) == (None, 1)
+    assert [name for _, name, _ in rig.links()] == ["beta"]
+    with rig.app.sessions() as session:
+        alpha = session.scalars(select(SourceRow).where(SourceRow.name == "alpha")).one()
+        assert (alpha.consecutive_failures, alpha.etag) == (1, None)
+
+    monkeypatch.setattr(Pipeline, "_ingest_one", ingest_one)
+    outcomes = rig.poll()
+    assert (outcomes["alpha"].report.stored, outcomes["alpha"].report.merged) == (1, 1)

@@ -10,6 +10,7 @@ import pytest
 from feedserver import FeedServer, fixture
 
 from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, poll_feeds, shutdown_parsers
+from monitor.stories.prepare import prepare
 
 
 @pytest.fixture
@@ -138,3 +139,52 @@ def test_an_exception_on_the_last_result_propagates(server: FeedServer) -> None:
 
     with pytest.raises(KeyError, match="last"):
         poll_feeds([FeedRequest("s", url)], FetchSettings(parse_workers=0), on_result=explode)
+
+
+def test_with_prepare_for_each_article_comes_with_its_prepared_text(server: FeedServer) -> None:
+    url = server.serve_fixture("/rss.xml", "rss2.xml")
+    queries = ('"heavy rain" OR flood',)
+    try:
+        for workers in (0, 1):
+            [result] = poll_feeds(
+                [FeedRequest("s", url)], FetchSettings(parse_workers=workers), prepare_for=queries
+            )
+            assert len(result.prepared) == len(result.articles) == 6
+            for article, prepared in zip(result.articles, result.prepared, strict=True):
+                made = prepare(article.title, article.body, queries)
+                assert prepared is not None
+                assert prepared.digest == made.digest
+                assert prepared.analysis.sketch == made.analysis.sketch
+                assert prepared.text.tokens == made.text.tokens
+        [plain] = poll_feeds([FeedRequest("s", url)], FetchSettings(parse_workers=0))
+        assert plain.prepared == ()
+    finally:
+        shutdown_parsers()
+
+
+def test_a_slow_on_result_pauses_fetching_instead_of_piling_up_results(server: FeedServer) -> None:
+    rss = fixture("rss2.xml")
+    urls = [server.route(f"/{i}.xml", rss, host=i % 3) for i in range(40)]
+    release = threading.Event()
+    taken: list[int] = []
+
+    def slow(result: FeedResult) -> None:
+        release.wait(5)
+        taken.append(result.article_count)
+
+    settings = FetchSettings(parse_workers=0, max_concurrency=2)
+    poller = threading.Thread(
+        target=lambda: poll_feeds(
+            [FeedRequest(str(i), u) for i, u in enumerate(urls)], settings, on_result=slow
+        )
+    )
+    poller.start()
+    try:
+        time.sleep(1.0)
+        # parse slots (4 with no parser process) + fetches holding a connection slot + the one
+        # being taken
+        assert len(server.requests()) <= 4 + 2 + 1
+    finally:
+        release.set()
+        poller.join()
+    assert taken == [6] * 40

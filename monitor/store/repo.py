@@ -28,6 +28,7 @@ from monitor.store.tables import (
     StoryThreadRow,
     StoryTopicRow,
 )
+from monitor.store.texts import text_hash as text_hash
 
 
 def ensure_source(session: Session, *, name: str, kind: str, location: str, now: datetime) -> SourceRow:
@@ -172,17 +173,6 @@ def insert_ignoring_conflict(session: Session, table: type[object], values: dict
 
 
 # --- articles ------------------------------------------------------------------------------
-
-
-def text_hash(title: str, body: str) -> str:
-    """The identity of an article's text: whitespace- and case-folded.
-
-    A body long enough to stand alone is hashed without its title, so a re-titled copy is
-    still the same article; a short item (a headline-only feed entry) needs its title.
-    """
-    normal_body = " ".join(body.split()).casefold()
-    basis = normal_body if len(normal_body) >= 200 else " ".join(f"{title}\n{body}".split()).casefold()
-    return hashlib.sha256(basis.encode("utf-8")).hexdigest()
 
 
 def article_source(session: Session, source_id: int, external_id: str) -> ArticleSourceRow | None:

@@ -4,7 +4,7 @@ Storing articles is sequential (ids, story assignment, one transaction per batch
 text work each new article needs first is not: the story engine's analysis
 (:func:`monitor.stories.text.analyse`), the topic matcher's tokens
 (:class:`monitor.topics.PreparedText`) and the text's identity hash
-(:func:`monitor.store.repo.text_hash`). For a large batch that work runs in a small pool of
+(:func:`monitor.store.texts.text_hash`). For a large batch that work runs in a small pool of
 helper processes, ahead of the thread that stores, so every core of a small machine works.
 A small batch (a daemon's usual poll) is prepared inline and never starts the pool.
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from typing import Final, ParamSpec, Protocol, TypeVar
 
-from monitor.store.repo import text_hash
+from monitor.store.texts import text_hash
 from monitor.stories.text import Analysis, analyse
 from monitor.topics import PreparedText, Query
 

@@ -7,10 +7,12 @@ decodes it the way a browser would and builds :class:`~monitor.model.RawArticle`
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -23,6 +25,11 @@ from .jsonfeed import looks_like_json, parse_json_feed
 from .safety import screen_xml
 from .urls import resolve_link
 from .xmlfeed import parse_xml_feed
+
+if TYPE_CHECKING:
+    from monitor.stories.prepare import PreparedArticle
+
+_log = logging.getLogger(__name__)
 
 _HTML_START = re.compile(
     rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.I | re.S
@@ -37,11 +44,13 @@ _FEED_LINK_TYPES = (
 
 @dataclass(frozen=True)
 class ParsedFeed:
-    """The articles of one document, the feed's ``<ttl>`` and any warnings about the document."""
+    """The articles of one document, the feed's ``<ttl>`` and any warnings about the document;
+    ``prepared`` holds the articles' prepared texts when they were asked for."""
 
     articles: tuple[RawArticle, ...]
     ttl_seconds: float | None = None
     notes: tuple[str, ...] = ()
+    prepared: tuple[PreparedArticle | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,13 +92,39 @@ def parse_feed(
 
 
 def parse_in_worker(
-    body: bytes, headers: Mapping[str, str], url: str, source_name: str, fetched_at: datetime
+    body: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    source_name: str,
+    fetched_at: datetime,
+    queries: Sequence[str] | None = None,
 ) -> ParsedFeed | ParseFailure:
-    """:func:`parse_feed` for a process pool: errors come back as a value, not an exception."""
+    """:func:`parse_feed` for a process pool: errors come back as a value, not an exception.
+
+    With ``queries`` (the topics' query texts, possibly none), each article's text is also
+    prepared for storage (:func:`monitor.stories.prepare.prepare`).
+    """
     try:
-        return parse_feed(body, headers, url=url, source_name=source_name, fetched_at=fetched_at)
+        parsed = parse_feed(body, headers, url=url, source_name=source_name, fetched_at=fetched_at)
     except MonitorError as exc:
         return ParseFailure(str(exc), type(exc).__name__)
+    if queries is None or not parsed.articles:
+        return parsed
+    return replace(parsed, prepared=_prepared(parsed.articles, queries))
+
+
+def _prepared(articles: Sequence[RawArticle], queries: Sequence[str]) -> tuple[PreparedArticle | None, ...]:
+    # Imported here: a poll that stores nothing never loads the text analysis.
+    from monitor.stories.prepare import prepare
+
+    prepared: list[PreparedArticle | None] = []
+    for article in articles:
+        try:
+            prepared.append(prepare(article.title, article.body, queries))
+        except Exception:  # the storing process prepares this one itself; the feed is not lost
+            _log.exception("preparing %s failed", article.origin)
+            prepared.append(None)
+    return tuple(prepared)
 
 
 def _describe_html(body: bytes, url: str) -> str:

@@ -4,6 +4,8 @@ Parsing is CPU-bound (feedparser, HTML to text), so it runs in separate processe
 every core while the event loop keeps fetching. The processes are started from a fork server
 that has already imported the parser, never forked from the (threaded) worker itself. The pool
 lives until :func:`shutdown_parsers` or interpreter exit; a pool whose process died is replaced.
+Each process is replaced by a fresh one after :data:`TASKS_PER_PROCESS` documents, so what a
+long-lived parser accumulates (caches, a fragmented heap) cannot grow without bound.
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from typing import Final
 
 from .parse import ParsedFeed, ParseFailure, parse_in_worker
+
+#: Documents a parser process reads before a fresh process takes its place.
+TASKS_PER_PROCESS: Final = 500
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -23,10 +30,17 @@ _pool_size = 0
 
 
 async def parse_document(
-    workers: int, body: bytes, headers: dict[str, str], url: str, source_name: str, fetched_at: datetime
+    workers: int,
+    body: bytes,
+    headers: dict[str, str],
+    url: str,
+    source_name: str,
+    fetched_at: datetime,
+    queries: Sequence[str] | None = None,
 ) -> ParsedFeed | ParseFailure:
-    """Parse in the shared pool of ``workers`` processes, or in a thread when ``workers`` is 0."""
-    args = (body, headers, url, source_name, fetched_at)
+    """Parse in the shared pool of ``workers`` processes, or in a thread when ``workers`` is 0;
+    with ``queries``, the articles' texts are prepared too (see :func:`parse_in_worker`)."""
+    args = (body, headers, url, source_name, fetched_at, queries)
     if workers == 0:
         return await asyncio.to_thread(parse_in_worker, *args)
     loop = asyncio.get_running_loop()
@@ -58,7 +72,9 @@ def _get_pool(workers: int) -> ProcessPoolExecutor:
         old, _pool_size = _pool, workers
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([parse_in_worker.__module__])
-        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        _pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, max_tasks_per_child=TASKS_PER_PROCESS
+        )
         pool = _pool
     if old is not None:
         old.shutdown(wait=False)

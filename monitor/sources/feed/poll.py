@@ -6,6 +6,10 @@ the parser processes, so fetching, parsing and the caller's storing all overlap.
 back to the calling thread, which runs ``on_result`` for each one as soon as it is ready. A
 failing feed becomes an ``error`` result; it never stops the poll.
 
+Memory stays bounded however slow ``on_result`` is: a document holds one of a few parse slots
+from the moment it is handed to a parser until ``on_result`` has returned for its result, and
+while every slot is held, fetching pauses.
+
 The parser processes start from a fork server and import the program's main module, so that
 module must guard its entry point with ``if __name__ == "__main__":`` (the standard rule for
 multiprocessing; the ``monitor`` console script does).
@@ -36,14 +40,13 @@ from .results import FeedRequest, FeedResult, FetchSettings
 
 _log = logging.getLogger(__name__)
 
-#: Results waiting for a slow ``on_result``; beyond this the poll waits, so memory stays bounded.
-_DELIVERY_BACKLOG = 64
-
 
 def poll_feeds(
     requests: Sequence[FeedRequest],
     settings: FetchSettings | None = None,
     on_result: Callable[[FeedResult], None] | None = None,
+    *,
+    prepare_for: Sequence[str] | None = None,
 ) -> list[FeedResult]:
     """Fetch and parse every feed in ``requests``; return one result per request, in order.
 
@@ -51,12 +54,15 @@ def poll_feeds(
     parsed (in completion order). When it is given, the returned results carry no articles
     (``article_count`` still says how many there were), so a large poll never holds every
     article at once. An exception from ``on_result`` stops the poll and propagates.
+
+    With ``prepare_for`` (the topics' query texts), the parser processes also prepare each
+    article's text for storage, in ``FeedResult.prepared``.
     """
     settings = settings or FetchSettings()
     if not requests:
         return []
-    deliveries: queue.Queue[_Delivery] = queue.Queue(maxsize=_DELIVERY_BACKLOG)
-    poll = _Poll(list(requests), settings, deliveries)
+    deliveries: queue.Queue[_Delivery] = queue.Queue()
+    poll = _Poll(list(requests), settings, deliveries, None if prepare_for is None else tuple(prepare_for))
     thread = threading.Thread(target=poll.run, name="feed-poll", daemon=True)
     thread.start()
     results: list[FeedResult | None] = [None] * len(requests)
@@ -70,7 +76,9 @@ def poll_feeds(
             result = delivery.result
             if on_result is not None:
                 on_result(result)
-                result = replace(result, articles=())
+                result = replace(result, articles=(), prepared=())
+            if delivery.holds_slot:
+                poll.release_slot()
             results[delivery.index] = result
     except BaseException:
         poll.cancel()
@@ -83,22 +91,29 @@ def poll_feeds(
 
 @dataclass(frozen=True)
 class _Delivery:
-    """A result for the caller, or (``result`` is None) the end of the poll."""
+    """A result for the caller, or (``result`` is None) the end of the poll; ``holds_slot``
+    when the result holds a parse slot until the caller has taken it."""
 
     index: int = -1
     result: FeedResult | None = None
     failure: BaseException | None = None
+    holds_slot: bool = False
 
 
 class _Poll:
     """One poll's event loop, run in its own thread."""
 
     def __init__(
-        self, requests: list[FeedRequest], settings: FetchSettings, deliveries: queue.Queue[_Delivery]
+        self,
+        requests: list[FeedRequest],
+        settings: FetchSettings,
+        deliveries: queue.Queue[_Delivery],
+        queries: tuple[str, ...] | None,
     ):
         self._requests = requests
         self._settings = settings
         self._deliveries = deliveries
+        self._queries = queries
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._cancelled = threading.Event()
@@ -120,6 +135,13 @@ class _Poll:
             with contextlib.suppress(RuntimeError):  # the loop has already finished
                 loop.call_soon_threadsafe(task.cancel)
 
+    def release_slot(self) -> None:
+        """The caller has taken a result that held a parse slot (called from its thread)."""
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already finished
+                loop.call_soon_threadsafe(self._parse_slots.release)
+
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
@@ -130,7 +152,8 @@ class _Poll:
             lambda: asyncio.Semaphore(settings.per_host)
         )
         self._slots = asyncio.Semaphore(settings.max_concurrency)
-        # Fetched bodies waiting for a parser; while they are all taken, fetching pauses.
+        # Documents being parsed or parsed results the caller has not taken yet; while they
+        # are all taken, fetching pauses.
         self._parse_slots = asyncio.Semaphore(max(4, 4 * settings.parse_workers))
         self._clients = _Clients(settings)
         try:
@@ -139,8 +162,9 @@ class _Poll:
             await self._clients.aclose()
 
     async def _poll_one(self, index: int, request: FeedRequest) -> None:
+        holds_slot = False
         try:
-            result = await self._fetch_and_parse(request)
+            result, holds_slot = await self._fetch_and_parse(request)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must cost one feed, not the poll
@@ -148,9 +172,11 @@ class _Poll:
             result = FeedResult(
                 request, "error", error=f"internal error: {exc}", error_type=type(exc).__name__
             )
-        await asyncio.get_running_loop().run_in_executor(None, self._deliveries.put, _Delivery(index, result))
+        # Never blocks: the parse slots bound what waits here, apart from small results.
+        self._deliveries.put_nowait(_Delivery(index, result, holds_slot=holds_slot))
 
-    async def _fetch_and_parse(self, request: FeedRequest) -> FeedResult:
+    async def _fetch_and_parse(self, request: FeedRequest) -> tuple[FeedResult, bool]:
+        """The feed's result, and whether it holds a parse slot (until the caller takes it)."""
         host = _host_of(request.url)
         async with self._host_slots[host], self._slots:
             started = time.monotonic()
@@ -158,19 +184,22 @@ class _Poll:
             try:
                 fetched = await fetch_feed(self._clients.get(host), request, self._settings)
             except FetchError as exc:
-                return FeedResult(
-                    request,
-                    "error",
-                    error=str(exc),
-                    error_type=type(exc).__name__,
-                    http_status=exc.status,
-                    retry_after=exc.retry_after,
-                    etag=request.etag,
-                    last_modified=request.last_modified,
-                    elapsed=time.monotonic() - started,
+                return (
+                    FeedResult(
+                        request,
+                        "error",
+                        error=str(exc),
+                        error_type=type(exc).__name__,
+                        http_status=exc.status,
+                        retry_after=exc.retry_after,
+                        etag=request.etag,
+                        last_modified=request.last_modified,
+                        elapsed=time.monotonic() - started,
+                    ),
+                    False,
                 )
             if fetched.status == 304:
-                return _not_modified(request, fetched, time.monotonic() - started)
+                return _not_modified(request, fetched, time.monotonic() - started), False
             await self._parse_slots.acquire()
         try:
             parsed = await parse_document(
@@ -180,11 +209,14 @@ class _Poll:
                 fetched.final_url,
                 request.source_name,
                 fetched_at,
+                self._queries,
             )
-        finally:
+        except BaseException:
             self._parse_slots.release()
+            raise
         elapsed = time.monotonic() - started
         if isinstance(parsed, ParseFailure):
+            self._parse_slots.release()  # an error is small: it need not hold a slot
             return FeedResult(
                 request,
                 "error",
@@ -193,11 +225,12 @@ class _Poll:
                 http_status=fetched.status,
                 new_url=fetched.permanent_url,
                 elapsed=elapsed,
-            )
+            ), False
         return FeedResult(
             request,
             "ok",
             articles=parsed.articles,
+            prepared=parsed.prepared,
             article_count=len(parsed.articles),
             http_status=fetched.status,
             etag=fetched.etag,
@@ -206,7 +239,7 @@ class _Poll:
             min_interval=_larger(parsed.ttl_seconds, fetched.max_age),
             notes=parsed.notes,
             elapsed=elapsed,
-        )
+        ), True
 
 
 class _Clients:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from monitor import defaults
 from monitor.model import RawArticle
+
+if TYPE_CHECKING:
+    from monitor.stories.prepare import PreparedArticle
 
 FeedStatus = Literal["ok", "not_modified", "error"]
 
@@ -58,11 +61,14 @@ class FeedResult:
     ``min_interval`` (seconds) is the larger of the feed's RSS ``<ttl>`` and the response's
     ``Cache-Control: max-age``: the caller should not poll more often than that.
     ``article_count`` stays right when ``articles`` was handed to a streaming callback.
+    ``prepared`` holds, when the poll was asked to prepare texts, one preparation per article
+    (see :mod:`monitor.stories.prepare`); ``None`` for an article whose preparation failed.
     """
 
     request: FeedRequest
     status: FeedStatus
     articles: tuple[RawArticle, ...] = ()
+    prepared: tuple[PreparedArticle | None, ...] = ()
     article_count: int = 0
     error: str | None = None
     error_type: str | None = None
