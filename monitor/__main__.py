@@ -1,5 +1,5 @@
 """``python -m monitor`` runs the command line."""
 
-from monitor.cli import main
+from monitor.cli import run
 
-main()
+run()
