@@ -168,6 +168,7 @@ class _PendingAlert:
     topic: str
     target: Target
     story_title: str
+    report: IngestReport  # of the part whose article caused it
 
 
 class _Batch:
@@ -178,36 +179,13 @@ class _Batch:
     executemany per table when it ends: an ORM object per row costs several times more.
     """
 
-    def __init__(
-        self,
-        session: Session,
-        source_id: int,
-        items: Sequence[Incoming],
-        report: IngestReport,
-        *,
-        retrying: bool,
-        preparations: Preparations | None = None,
-    ) -> None:
+    def __init__(self, session: Session, *, retrying: bool) -> None:
         self.session = session
-        self.source_id = source_id
-        self.report = report
         self.retrying = retrying
-        self.preparations = preparations
-        self.positions = {id(item): position for position, item in enumerate(items)} if preparations else {}
         self.next_article_id = (session.scalar(select(func.max(ArticleRow.id))) or 0) + 1
         self.next_story_id = (session.scalar(select(func.max(StoryRow.id))) or 0) + 1
-        external_ids = [stored_external_id(item.article.external_id) for item in items]
-        digests = [
-            prepared.digest
-            if preparations is not None and (prepared := preparations.peek(position)) is not None
-            else repo.text_hash(item.article.title, item.article.body)
-            for position, item in enumerate(items)
-        ]
-        urls = [item.article.canonical_url for item in items if item.article.canonical_url]
-        self.digests = dict(zip((id(item) for item in items), digests, strict=True))
-        self.seen: dict[str, int] = repo.article_ids_by_external_id(session, source_id, external_ids)
-        self.by_hash: dict[str, _Article] = dict(repo.articles_by_text_hash(session, digests))
-        self.by_url: dict[str, _Article] = dict(repo.articles_by_canonical_url(session, urls))
+        self.by_hash: dict[str, _Article] = {}
+        self.by_url: dict[str, _Article] = {}
         self.stories: dict[int, _Story] = {}
         self.story_sources: dict[int, set[int]] = {}
         self.story_topics: dict[int, set[str]] = {}
@@ -218,6 +196,45 @@ class _Batch:
         self.new_sources: list[dict[str, object]] = []
         self.new_files: list[dict[str, object]] = []
         self.alerts: list[_PendingAlert] = []
+        # The part being stored: one source's items (see start_part).
+        self.source_id = 0
+        self.report = IngestReport()
+        self.preparations: Preparations | None = None
+        self.positions: dict[int, int] = {}
+        self.digests: dict[int, str] = {}
+        self.seen: dict[str, int] = {}
+
+    def start_part(
+        self,
+        source_id: int,
+        items: Sequence[Incoming],
+        report: IngestReport,
+        preparations: Preparations | None = None,
+    ) -> None:
+        """Store ``items`` of ``source_id`` next: which of them are stored already (by their
+        external id, text or link) is looked up now, one query each for all of them."""
+        session = self.session
+        self.source_id, self.report, self.preparations = source_id, report, preparations
+        self.positions = {id(item): position for position, item in enumerate(items)} if preparations else {}
+        external_ids = [stored_external_id(item.article.external_id) for item in items]
+        digests = [
+            prepared.digest
+            if preparations is not None and (prepared := preparations.peek(position)) is not None
+            else repo.text_hash(item.article.title, item.article.body)
+            for position, item in enumerate(items)
+        ]
+        self.digests = dict(zip((id(item) for item in items), digests, strict=True))
+        self.seen = repo.article_ids_by_external_id(session, source_id, external_ids)
+        # What an earlier part of this batch stored is known here already, and not written yet.
+        self.by_hash.update(
+            repo.articles_by_text_hash(session, [digest for digest in digests if digest not in self.by_hash])
+        )
+        urls = [
+            url
+            for item in items
+            if (url := item.article.canonical_url) is not None and url not in self.by_url
+        ]
+        self.by_url.update(repo.articles_by_canonical_url(session, urls))
 
     def add_story(self, title: str, now: datetime) -> _Story:
         story: _Story
@@ -274,7 +291,7 @@ class _Batch:
         alerts, self.alerts = self.alerts, []
         for alert in alerts:
             written = repo.insert_ignoring_conflict(self.session, AlertRow, alert.values)
-            self.report.alerts += int(written)
+            alert.report.alerts += int(written)
             if written:
                 log.info(
                     "%s alert queued for %s → %s %s: %s",
@@ -460,9 +477,8 @@ class Pipeline:
         with self.sessions.begin() as session:
             self._begin_batch(session, [source_id])
             with session.no_autoflush:
-                batch = _Batch(
-                    session, source_id, items, report, retrying=one_by_one, preparations=preparations
-                )
+                batch = _Batch(session, retrying=one_by_one)
+                batch.start_part(source_id, items, report, preparations)
                 for item in items:
                     if one_by_one:
                         self._ingest_one_in_savepoint(batch, source_name, item, report)
@@ -487,15 +503,14 @@ class Pipeline:
         try:
             with self.sessions.begin() as session:
                 self._begin_batch(session, [source.id for source, _, _ in parts])
-                for (source, items, preparations), report in zip(parts, reports, strict=True):
-                    with session.no_autoflush:
-                        batch = _Batch(
-                            session, source.id, items, report, retrying=False, preparations=preparations
-                        )
+                with session.no_autoflush:
+                    batch = _Batch(session, retrying=False)
+                    for (source, items, preparations), report in zip(parts, reports, strict=True):
+                        batch.start_part(source.id, items, report, preparations)
                         for item in items:
                             self._ingest_one(batch, source.name, item, report)
-                    batch.flush()
-                    self._end_batch(session, batch)
+                batch.flush()
+                self._end_batch(session, batch)
         except Exception:
             # The engine may hold articles that just rolled back.
             self._reset_engine()
@@ -760,6 +775,7 @@ class Pipeline:
                         plan.topic.name,
                         target,
                         story.title,
+                        batch.report,
                     )
                 )
 
