@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from feedserver import FeedServer, fixture
 
-from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, poll_feeds, shutdown_parsers
+from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, parsers, poll_feeds, shutdown_parsers
 from monitor.stories.prepare import prepare
 
 
@@ -108,6 +109,29 @@ def test_parsing_in_worker_processes(server: FeedServer) -> None:
         assert again[0].article_count == 6
     finally:
         shutdown_parsers()
+
+
+def test_parser_processes_are_replaced_after_their_share_and_every_feed_is_parsed(
+    server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parsers, "TASKS_PER_PROCESS", 2)
+    urls = [server.serve_fixture(f"/rss-{number}.xml", "rss2.xml") for number in range(12)]
+    pools = set()
+    make_pool = parsers._get_pool
+
+    def recorded(workers: int) -> Any:
+        pool = make_pool(workers)
+        pools.add(id(pool))
+        return pool
+
+    monkeypatch.setattr(parsers, "_get_pool", recorded)
+    try:
+        for _ in range(2):  # a pool replaced while busy must not leave the next poll waiting
+            results = poll_feeds([FeedRequest("s", url) for url in urls], FetchSettings(parse_workers=2))
+            assert [result.article_count for result in results] == [6] * 12
+    finally:
+        shutdown_parsers()
+    assert len(pools) >= 6  # 24 documents, 4 per pool
 
 
 def test_no_requests_no_work() -> None:

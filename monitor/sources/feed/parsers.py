@@ -4,8 +4,10 @@ Parsing is CPU-bound (feedparser, HTML to text), so it runs in separate processe
 every core while the event loop keeps fetching. The processes are started from a fork server
 that has already imported the parser, never forked from the (threaded) worker itself. The pool
 lives until :func:`shutdown_parsers` or interpreter exit; a pool whose process died is replaced.
-Each process is replaced by a fresh one after :data:`TASKS_PER_PROCESS` documents, so what a
-long-lived parser accumulates (caches, a fragmented heap) cannot grow without bound.
+After :data:`TASKS_PER_PROCESS` documents per process the whole pool is replaced by a fresh one
+(the old one finishes what it has), so what a long-lived parser accumulates (caches, a
+fragmented heap) cannot grow without bound. The executor's own ``max_tasks_per_child`` is not
+used: on Python 3.11 a pool using it can end with no process left and wait forever.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ TASKS_PER_PROCESS: Final = 500
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
+_pool_documents = 0  # documents handed to the current pool
 
 
 async def parse_document(
@@ -65,16 +68,16 @@ def shutdown_parsers() -> None:
 
 
 def _get_pool(workers: int) -> ProcessPoolExecutor:
-    global _pool, _pool_size
+    """The pool for the next document, replaced when its size changes or it has read its share."""
+    global _pool, _pool_size, _pool_documents
     with _lock:
-        if _pool is not None and _pool_size == workers:
+        _pool_documents += 1
+        if _pool is not None and _pool_size == workers and _pool_documents <= TASKS_PER_PROCESS * workers:
             return _pool
-        old, _pool_size = _pool, workers
+        old, _pool_size, _pool_documents = _pool, workers, 1
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([parse_in_worker.__module__])
-        _pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, max_tasks_per_child=TASKS_PER_PROCESS
-        )
+        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
         pool = _pool
     if old is not None:
         old.shutdown(wait=False)
