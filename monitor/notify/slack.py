@@ -10,7 +10,6 @@ are retried a couple of times in-process and then handed to the outbox as
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import OrderedDict
@@ -101,17 +100,12 @@ class Slack(Notifier):
             if self._client is None:
                 from slack_sdk import WebClient
 
-                from monitor.notify.slack_http import bypasses_proxy, retry_handlers
+                from monitor.notify.slack_http import bypasses_proxy, client_options
 
                 client = WebClient(
                     token=self.config.token,
                     base_url=self.config.api_url,
-                    timeout=math.ceil(self.config.timeout),
-                    retry_handlers=retry_handlers(
-                        retries=defaults.SLACK_INLINE_RETRIES,
-                        max_wait=defaults.SLACK_MAX_INLINE_WAIT_SECONDS,
-                        sleep=self._sleep,
-                    ),
+                    **client_options(self.config.timeout, self._sleep),
                 )
                 if bypasses_proxy(self.config.api_url):
                     client.proxy = None

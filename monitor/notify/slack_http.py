@@ -8,9 +8,11 @@ bounded), and the translation of whatever finally failed into a
 
 from __future__ import annotations
 
+import math
 import time
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -24,6 +26,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from monitor import defaults
 from monitor.errors import DeliveryError
 
 Sleep = Callable[[float], None]
@@ -152,6 +155,19 @@ def retry_handlers(*, retries: int, max_wait: float, sleep: Sleep = time.sleep) 
         AnyServerErrorHandler(max_retry_count=retries, sleep=sleep),
         ConnectionResetHandler(max_retry_count=retries, sleep=sleep),
     ]
+
+
+def client_options(timeout: float, sleep: Sleep) -> dict[str, Any]:
+    """What both Slack clients are made with: a timeout in whole seconds (slack-sdk's unit)
+    and our retry handlers."""
+    return {
+        "timeout": math.ceil(timeout),
+        "retry_handlers": retry_handlers(
+            retries=defaults.SLACK_INLINE_RETRIES,
+            max_wait=defaults.SLACK_MAX_INLINE_WAIT_SECONDS,
+            sleep=sleep,
+        ),
+    }
 
 
 def bypasses_proxy(url: str) -> bool:

@@ -8,7 +8,6 @@ posted standalone, headed "Update: <story title>".
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -78,16 +77,10 @@ class SlackWebhook(Notifier):
             if self._client is None:
                 from slack_sdk.webhook import WebhookClient
 
-                from monitor.notify.slack_http import bypasses_proxy, retry_handlers
+                from monitor.notify.slack_http import bypasses_proxy, client_options
 
                 client = WebhookClient(
-                    url=self.config.url,
-                    timeout=math.ceil(self.config.timeout),
-                    retry_handlers=retry_handlers(
-                        retries=defaults.SLACK_INLINE_RETRIES,
-                        max_wait=defaults.SLACK_MAX_INLINE_WAIT_SECONDS,
-                        sleep=self._sleep,
-                    ),
+                    url=self.config.url, **client_options(self.config.timeout, self._sleep)
                 )
                 if bypasses_proxy(self.config.url):
                     client.proxy = None
