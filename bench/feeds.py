@@ -73,7 +73,6 @@ from monitor.app import App
 from monitor.config import load_config
 from monitor.polling import PollOutcome
 from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, poll_feeds, shutdown_parsers
-from monitor.store import db
 
 #: Vocabulary of the generated headlines and summaries.
 VOCABULARY = """
@@ -481,13 +480,8 @@ class PipelineRig:
             "topics": TOPICS,
         }
         config_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-        config = load_config(config_path)
-        engine = db.create_db_engine(config.database)
-        try:
-            db.upgrade(engine)
-        finally:
-            engine.dispose()
-        app = App.build(config)
+        # App.build creates a new SQLite database's schema, as `monitor once` does.
+        app = App.build(load_config(config_path))
         self.apps.append(app)
         return app
 
