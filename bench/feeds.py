@@ -251,26 +251,25 @@ def with_validators(results: list[FeedResult]) -> list[FeedRequest]:
     return [FeedRequest(r.request.source_name, r.request.url, r.etag, r.last_modified) for r in results]
 
 
-def vm_peak_kb(pid: int) -> int:
+def proc_kb(pid: int, file: str, field: str) -> int:
+    """A size in kB from a ``/proc/PID`` file (0 when the process is gone)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def vm_peak_kb(pid: int) -> int:
+    return proc_kb(pid, "status", "VmHWM:")
 
 
 def pss_kb(pid: int) -> int:
     """The process's proportional set size now: pages shared with other processes (the parser
     processes share what their fork server imported) count once across them all."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return proc_kb(pid, "smaps_rollup", "Pss:")
 
 
 def descendants(root: int) -> list[int]:
