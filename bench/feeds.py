@@ -4,7 +4,7 @@ A local server (tests/feedserver.py, in its own process, on N loopback addresses
 per-host limit behaves as with real sites) serves F feeds of M items each, with 1-2 KB HTML
 summaries and distinct titles, gzip-compressed like most real servers.
 
-Mode ``poll``, the fetcher and parser alone (``poll_feeds`` with a light ``on_result`` that
+Mode ``poll``, fetching and parsing alone (``poll_feeds`` with a light ``on_result`` that
 counts articles):
   Run A, every response delayed (default 200 ms): the first full poll, a poll where nothing
   changed (all 304 via ETag) and a poll where 10 % of the feeds changed.
@@ -20,15 +20,18 @@ Both modes compare with the same references:
   * B: the floor, feedparser parsing the same documents in one process without any network.
 
 Peak memory: the peak of the summed proportional set size (PSS) of the mode's process and its
-parser processes, sampled four times a second, so that the pages the parsers share with their
-fork server count once; ``ru_maxrss`` of the mode's process plus the peak (VmHWM) of each
-parser process is printed too, as an upper bound that counts shared pages again in each. The
+feed worker processes (which fetch, parse and prepare), sampled four times a second, so that the
+pages the workers share with their fork server count once; ``ru_maxrss`` of the mode's process
+plus the peak (VmHWM) of each worker process is printed too, as an upper bound that counts
+shared pages again in each. The
 server's own process is reported apart, since it stands in for the internet. A worker holds
 one pipeline, so each pipeline run's app is closed before the next one starts. With
-``--mode all`` (the default) each mode runs in a process of its own, so each peak is its own.
+``--mode all`` (the default) each mode runs in a process of its own, so each peak is its own;
+a single ``--mode`` runs in one too (never in the script's own process, which multiprocessing
+would import again in every worker).
 ``--profile`` (pipeline mode) profiles the storing thread during one more run B and says where
 its time goes: the store (SQL), the story engine, topic matching; parsing, and the preparation
-of each item's text for the story engine and the topics, run in the parser processes. Run B
+of each item's text for the story engine and the topics, run in the worker processes. Run B
 also reports the storing thread's CPU time, which a busy machine disturbs less than wall time.
 
     python bench/feeds.py                      # 1,000 feeds x 20 items, both modes
@@ -72,7 +75,7 @@ from monitor import feedpoll
 from monitor.app import App
 from monitor.config import load_config
 from monitor.polling import PollOutcome
-from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, poll_feeds, shutdown_parsers
+from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, poll_feeds, shutdown_feed_workers
 
 #: Vocabulary of the generated headlines and summaries.
 VOCABULARY = """
@@ -267,7 +270,7 @@ def vm_peak_kb(pid: int) -> int:
 
 
 def pss_kb(pid: int) -> int:
-    """The process's proportional set size now: pages shared with other processes (the parser
+    """The process's proportional set size now: pages shared with other processes (the worker
     processes share what their fork server imported) count once across them all."""
     return proc_kb(pid, "smaps_rollup", "Pss:")
 
@@ -291,8 +294,8 @@ def descendants(root: int) -> list[int]:
 
 
 class PssSampler:
-    """The peak, over the run, of this process's and its parser processes' summed PSS: the
-    memory they occupy together, each page shared between them (what the parsers' fork
+    """The peak, over the run, of this process's and its worker processes' summed PSS: the
+    memory they occupy together, each page shared between them (what the workers' fork
     server imported) counted once. Sampled every ``interval`` seconds on a thread."""
 
     def __init__(self, server_pid: int, interval: float = 0.25) -> None:
@@ -322,7 +325,7 @@ def line(label: str, value: str, note: str = "") -> None:
 
 
 def peak_memory(server: Server) -> dict[str, float]:
-    """Peak memory in MB of this process and of the parser processes (the server apart)."""
+    """Peak memory in MB of this process and of the feed worker processes (the server apart)."""
     peak_pss = server.sampler.stop()
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     parser_pids = [pid for pid in descendants(os.getpid()) if pid != server.process.pid]
@@ -331,7 +334,7 @@ def peak_memory(server: Server) -> dict[str, float]:
     pss_now = sum(pss_kb(pid) for pid in [os.getpid(), *parser_pids])
     line("this process", mb(own), "peak RSS")
     line(
-        "parser processes and their fork server",
+        "worker processes and their fork server",
         mb(sum(parser_peaks)),
         f"peaks of {len(parser_pids)} processes: " + ", ".join(mb(p) for p in parser_peaks),
     )
@@ -396,7 +399,7 @@ def hosts_of(args: argparse.Namespace) -> int:
     return max(1, min(hosts, feeds, 254))
 
 
-# -- mode poll: the fetcher and parser alone -------------------------------------------
+# -- mode poll: fetching and parsing alone ---------------------------------------------
 
 
 def run_poll(args: argparse.Namespace) -> dict[str, Any]:
@@ -405,10 +408,10 @@ def run_poll(args: argparse.Namespace) -> dict[str, Any]:
     server = start(args)
     fresh = [FeedRequest(f"feed-{i}", url) for i, url in enumerate(server.urls)]
 
-    # The parser processes start once per worker lifetime; measured apart from the polls.
+    # The feed worker processes start once per worker lifetime; measured apart from the polls.
     server.call("delay", 0.0)
     startup, _ = timed(lambda: poll_feeds(fresh[:1], settings))
-    print(f"parser processes started in {startup:.2f} s (once per worker lifetime, excluded below)")
+    print(f"worker processes started in {startup:.2f} s (once per worker lifetime, excluded below)")
 
     print(f"\nRun A: every response delayed {args.delay * 1000:.0f} ms")
     server.call("delay", args.delay)
@@ -446,7 +449,7 @@ def run_poll(args: argparse.Namespace) -> dict[str, Any]:
 
     print("\nMemory during the polls")
     memory = peak_memory(server)
-    shutdown_parsers()
+    shutdown_feed_workers()
     refs = references(args, server)
     server.stop()
     return {
@@ -549,10 +552,10 @@ def run_pipeline(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def measure_pipeline(args: argparse.Namespace, server: Server, rig: PipelineRig) -> dict[str, Any]:
-    # Start the parser processes (once per worker lifetime) outside the measurements.
+    # Start the feed worker processes (once per worker lifetime) outside the measurements.
     server.call("delay", 0.0)
     startup, _ = timed(lambda: poll_feeds([FeedRequest("warm-up", server.urls[0])]))
-    print(f"parser processes started in {startup:.2f} s (once per worker lifetime, excluded below)")
+    print(f"worker processes started in {startup:.2f} s (once per worker lifetime, excluded below)")
 
     print(f"\nRun A: every response delayed {args.delay * 1000:.0f} ms")
     server.call("delay", args.delay)
@@ -603,7 +606,7 @@ def measure_pipeline(args: argparse.Namespace, server: Server, rig: PipelineRig)
     breakdown: dict[str, float] = {}
     if args.profile:
         breakdown = profile_run_b(rig)
-    shutdown_parsers()
+    shutdown_feed_workers()
     return {
         "a_first": first.elapsed,
         "a_unchanged": statistics.median(p.elapsed for p in unchanged),
@@ -673,15 +676,28 @@ def profile_run_b(rig: PipelineRig) -> dict[str, float]:
 # -- all modes, each in its own process ---------------------------------------------------
 
 
-def run_all(args: argparse.Namespace, argv: list[str]) -> None:
+def _without_mode(argv: list[str]) -> list[str]:
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--mode":
+            skip = True
+        elif not arg.startswith("--mode="):
+            kept.append(arg)
+    return kept
+
+
+def run_all(args: argparse.Namespace, argv: list[str], modes: tuple[str, ...]) -> None:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="feeds-bench-") as workdir:
-        for mode in ("poll", "pipeline"):
+        for mode in modes:
             out = Path(workdir) / f"{mode}.json"
             print(f"\n=== mode {mode} ===", flush=True)
             # Run through -c rather than as a script: multiprocessing re-imports a script in every
             # process it starts (this one, with its imports), which the worker's own entry points
-            # (`monitor`, `python -m monitor`) do not cost their parser processes.
+            # (`monitor`, `python -m monitor`) do not cost their feed worker processes.
             launcher = (
                 f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
                 f"sys.argv[1:] = {[*argv, '--mode', mode, '--json', str(out)]!r}; "
@@ -689,7 +705,7 @@ def run_all(args: argparse.Namespace, argv: list[str]) -> None:
             )
             subprocess.run([sys.executable, "-c", launcher], check=True)
             results[mode] = json.loads(out.read_text())
-    summary(results, argv)
+    summary(results, sys.argv[1:])
 
 
 def summary(results: dict[str, dict[str, Any]], argv: list[str]) -> None:
@@ -719,7 +735,7 @@ def summary(results: dict[str, dict[str, Any]], argv: list[str]) -> None:
     row("B: first poll / floor", "floor_ratio", "", f"<= {TARGET_FLOOR_RATIO}")
     row("B: first poll / floor with our options", "floor_ratio_ours", "", "no target")
     row("B: storing thread CPU (pipeline)", "b_store_cpu", "s", "")
-    row("peak memory, process + parsers (PSS)", "peak_pss_mb", "MB", f"<= {TARGET_MEMORY_MB:.0f} MB", 0)
+    row("peak memory, process + workers (PSS)", "peak_pss_mb", "MB", f"<= {TARGET_MEMORY_MB:.0f} MB", 0)
     row("peak RSS of each process, summed", "total_mb", "MB", "upper bound", 0)
     row("memory after the polls, PSS", "pss_mb", "MB", "shared pages once", 0)
     print("\ncommand: " + shlex.join(["python", "bench/feeds.py", *argv]))
@@ -746,8 +762,10 @@ def main() -> None:
     argv = sys.argv[1:]
     args = parser.parse_args(argv)
 
-    if args.mode == "all":
-        run_all(args, [a for a in argv if a not in ("--mode", "all") and not a.startswith("--mode=")])
+    if __name__ == "__main__" or args.mode == "all":
+        # Run as a script: each mode goes through the launcher of run_all (see there).
+        modes = ("poll", "pipeline") if args.mode == "all" else (args.mode,)
+        run_all(args, _without_mode(argv), modes)
         return
     figures = run_poll(args) if args.mode == "poll" else run_pipeline(args)
     if args.json is not None:

@@ -87,7 +87,8 @@ FEED_PER_HOST_CONCURRENCY = 2
 #: 1,000 feeds at about ten round trips.
 FEED_MAX_CONCURRENCY = 100
 
-#: Processes that parse fetched feeds (parsing is CPU-bound); 0 parses in the worker process itself.
+#: Processes that fetch, parse and prepare feeds, each for a share of the hosts (parsing is
+#: CPU-bound); 0 polls in the worker process itself.
 FEED_PARSE_WORKERS = 2
 
 #: A failing feed is retried with exponential backoff up to this delay; it is never disabled.

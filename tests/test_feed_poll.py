@@ -1,17 +1,33 @@
-"""poll_feeds as a whole: politeness limits, streaming results, the parser processes, settings."""
+"""poll_feeds as a whole: politeness limits, streaming results, the worker processes, settings.
+
+The behaviour a caller sees is the same whether the feeds are polled in the calling process
+(``parse_workers=0``) or in worker processes, so most tests run both ways.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from feedserver import FeedServer, fixture
 
-from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, parsers, poll_feeds, shutdown_parsers
+from monitor.sources.feed import (
+    FeedRequest,
+    FeedResult,
+    FetchSettings,
+    poll_feeds,
+    shutdown_feed_workers,
+    workers,
+)
+from monitor.sources.feed.poll import INLINE_PARSE_BYTES, PARSE_SLOTS
 from monitor.stories.prepare import prepare
+
+#: Polled in the calling process, and in two worker processes.
+WAYS = pytest.mark.parametrize("processes", [0, 2], ids=["in-process", "workers"])
 
 
 @pytest.fixture
@@ -20,7 +36,14 @@ def server() -> Iterator[FeedServer]:
         yield running
 
 
-def test_at_most_per_host_requests_to_one_host(server: FeedServer) -> None:
+@pytest.fixture(autouse=True)
+def no_workers_left() -> Iterator[None]:
+    yield
+    shutdown_feed_workers()
+
+
+@WAYS
+def test_at_most_per_host_requests_to_one_host(server: FeedServer, processes: int) -> None:
     rss = fixture("rss2.xml")
     requests = []
     for host in range(3):
@@ -29,7 +52,7 @@ def test_at_most_per_host_requests_to_one_host(server: FeedServer) -> None:
                 FeedRequest(f"h{host}-{i}", server.route(f"/f{i}.xml", rss, host=host, delay=0.15))
             )
     started = time.monotonic()
-    results = poll_feeds(requests, FetchSettings(per_host=2, parse_workers=0))
+    results = poll_feeds(requests, FetchSettings(per_host=2, parse_workers=processes))
     elapsed = time.monotonic() - started
     assert [r.status for r in results] == ["ok"] * 15
     for host in range(3):
@@ -39,29 +62,36 @@ def test_at_most_per_host_requests_to_one_host(server: FeedServer) -> None:
     assert 0.45 <= elapsed < 3.0
 
 
-def test_overall_concurrency_limit(server: FeedServer) -> None:
+@WAYS
+def test_overall_concurrency_limit(server: FeedServer, processes: int) -> None:
     rss = fixture("atom.xml")
     requests = [
         FeedRequest(f"{h}-{i}", server.route(f"/a{i}.xml", rss, host=h, delay=0.1))
         for h in range(3)
         for i in range(3)
     ]
-    results = poll_feeds(requests, FetchSettings(per_host=3, max_concurrency=2, parse_workers=0))
+    results = poll_feeds(requests, FetchSettings(per_host=3, max_concurrency=2, parse_workers=processes))
     assert all(r.status == "ok" for r in results)
     assert server.peak_in_flight() == 2
 
 
-def test_results_come_back_in_request_order_and_errors_do_not_stop_the_poll(server: FeedServer) -> None:
+@WAYS
+def test_results_come_back_in_request_order_and_errors_do_not_stop_the_poll(
+    server: FeedServer, processes: int
+) -> None:
     server.serve_fixture("/slow.xml", "rss2.xml", delay=0.3)
     server.serve_fixture("/fast.json", "jsonfeed10.json", content_type="application/json")
     server.route("/gone", status=410, content_type="text/plain")
     urls = [server.url("/slow.xml"), server.url("/gone"), server.url("/fast.json")]
-    results = poll_feeds([FeedRequest("s", u) for u in urls], FetchSettings(parse_workers=0))
+    results = poll_feeds([FeedRequest("s", u) for u in urls], FetchSettings(parse_workers=processes))
     assert [r.request.url for r in results] == urls
     assert [r.status for r in results] == ["ok", "error", "ok"]
 
 
-def test_on_result_streams_in_the_calling_thread_in_completion_order(server: FeedServer) -> None:
+@WAYS
+def test_on_result_streams_in_the_calling_thread_in_completion_order(
+    server: FeedServer, processes: int
+) -> None:
     server.serve_fixture("/slow.xml", "rss2.xml", delay=0.4)
     server.serve_fixture("/fast.xml", "atom.xml")
     seen: list[tuple[str, int, int]] = []
@@ -73,7 +103,7 @@ def test_on_result_streams_in_the_calling_thread_in_completion_order(server: Fee
 
     results = poll_feeds(
         [FeedRequest("slow", server.url("/slow.xml")), FeedRequest("fast", server.url("/fast.xml"))],
-        FetchSettings(parse_workers=0),
+        FetchSettings(parse_workers=processes),
         on_result=store,
     )
     assert seen == [("fast", 2, 2), ("slow", 6, 6)]
@@ -84,7 +114,8 @@ def test_on_result_streams_in_the_calling_thread_in_completion_order(server: Fee
     ]
 
 
-def test_an_exception_in_on_result_stops_the_poll_and_propagates(server: FeedServer) -> None:
+@WAYS
+def test_an_exception_in_on_result_stops_the_poll_and_propagates(server: FeedServer, processes: int) -> None:
     urls = [server.serve_fixture(f"/{i}.xml", "atom.xml", delay=0.05 * i) for i in range(8)]
 
     def explode(result: FeedResult) -> None:
@@ -92,46 +123,94 @@ def test_an_exception_in_on_result_stops_the_poll_and_propagates(server: FeedSer
 
     started = time.monotonic()
     with pytest.raises(RuntimeError, match="store is down"):
-        poll_feeds([FeedRequest("s", u) for u in urls], FetchSettings(parse_workers=0), on_result=explode)
+        poll_feeds(
+            [FeedRequest("s", u) for u in urls], FetchSettings(parse_workers=processes), on_result=explode
+        )
     assert time.monotonic() - started < 2.0
 
 
-def test_parsing_in_worker_processes(server: FeedServer) -> None:
+def test_parsing_in_worker_processes_which_are_kept_for_the_next_poll(server: FeedServer) -> None:
     urls = [server.serve_fixture("/rss.xml", "rss2.xml"), server.serve_fixture("/bad.html", "html-page.html")]
-    try:
-        results = poll_feeds([FeedRequest("s", u) for u in urls], FetchSettings(parse_workers=2))
-        assert results[0].status == "ok"
-        assert [a.external_id for a in results[0].articles][:2] == ["news-example-1001", "news-example-1002"]
-        assert results[0].articles[0].body.startswith("Heavy rain closed dozens of roads.")
-        assert (results[1].status, results[1].error_type) == ("error", "NotAFeed")
-        # the pool is kept for the next poll
-        again = poll_feeds([FeedRequest("s", urls[0])], FetchSettings(parse_workers=2))
-        assert again[0].article_count == 6
-    finally:
-        shutdown_parsers()
+    results = poll_feeds([FeedRequest("s", u) for u in urls], FetchSettings(parse_workers=2))
+    assert results[0].status == "ok"
+    assert [a.external_id for a in results[0].articles][:2] == ["news-example-1001", "news-example-1002"]
+    assert results[0].articles[0].body.startswith("Heavy rain closed dozens of roads.")
+    assert (results[1].status, results[1].error_type) == ("error", "NotAFeed")
+    first = worker_pids()
+    assert len(first) == 2 and os.getpid() not in first
+    again = poll_feeds([FeedRequest("s", urls[0])], FetchSettings(parse_workers=2))
+    assert again[0].article_count == 6
+    assert worker_pids() == first
 
 
-def test_parser_processes_are_replaced_after_their_share_and_every_feed_is_parsed(
+def test_worker_processes_are_replaced_after_their_share_and_every_feed_is_parsed(
     server: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(parsers, "TASKS_PER_PROCESS", 2)
-    urls = [server.serve_fixture(f"/rss-{number}.xml", "rss2.xml") for number in range(12)]
-    pools = set()
-    make_pool = parsers._get_pool
+    monkeypatch.setattr(workers, "TASKS_PER_PROCESS", 2)
+    urls = [server.serve_fixture(f"/rss-{number}.xml", "rss2.xml", host=number % 3) for number in range(12)]
+    seen: set[int] = set()
+    for _ in range(3):
+        results = poll_feeds([FeedRequest("s", url) for url in urls], FetchSettings(parse_workers=2))
+        assert [result.article_count for result in results] == [6] * 12
+        seen.update(worker_pids())
+    assert len(seen) == 6  # fresh processes for every poll, each having polled more than 2 feeds
 
-    def recorded(workers: int) -> Any:
-        pool = make_pool(workers)
-        pools.add(id(pool))
-        return pool
 
-    monkeypatch.setattr(parsers, "_get_pool", recorded)
-    try:
-        for _ in range(2):  # a pool replaced while busy must not leave the next poll waiting
-            results = poll_feeds([FeedRequest("s", url) for url in urls], FetchSettings(parse_workers=2))
-            assert [result.article_count for result in results] == [6] * 12
-    finally:
-        shutdown_parsers()
-    assert len(pools) >= 6  # 24 documents, 4 per pool
+def test_feeds_of_a_worker_killed_mid_poll_are_polled_again(server: FeedServer) -> None:
+    urls = [server.serve_fixture(f"/f{i}.xml", "rss2.xml", host=i % 3, delay=0.3) for i in range(12)]
+    poll_feeds([FeedRequest("warm-up", urls[0])], FetchSettings(parse_workers=2))
+    victims = worker_pids()
+    results: list[FeedResult] = []
+    poller = threading.Thread(
+        target=lambda: results.extend(
+            poll_feeds([FeedRequest(f"s{i}", u) for i, u in enumerate(urls)], FetchSettings(parse_workers=2))
+        )
+    )
+    poller.start()
+    time.sleep(0.15)  # every share's first fetches are waiting on the server
+    os.kill(victims[0], signal.SIGKILL)
+    poller.join(30)
+    assert [(r.request.source_name, r.status, r.article_count) for r in results] == [
+        (f"s{i}", "ok", 6) for i in range(12)
+    ]
+    assert victims[0] not in worker_pids()
+
+
+def test_feeds_are_shared_out_by_whole_hosts_with_the_overall_limit_divided() -> None:
+    hosts = ["a"] * 5 + ["b"] * 3 + ["c"] * 2 + ["d"] * 2
+    requests = [FeedRequest(str(i), f"http://{host}.example/{i}.xml") for i, host in enumerate(hosts)]
+    shares = workers._shares(range(len(requests)), requests, 2, max_concurrency=5)
+    assert [concurrency for _, concurrency in shares] == [3, 2]
+    by_share = [{hosts[i] for i in share} for share, _ in shares]
+    assert by_share[0].isdisjoint(by_share[1])
+    assert sorted(len(share) for share, _ in shares) == [5, 7]  # as even as whole hosts allow
+    assert sorted(i for share, _ in shares for i in share) == list(range(12))
+    # never more processes than hosts, nor than the overall limit allows
+    assert len(workers._shares(range(5), requests, 4, max_concurrency=10)) == 1
+    assert [c for _, c in workers._shares(range(12), requests, 4, max_concurrency=2)] == [1, 1]
+
+
+def worker_pids() -> list[int]:
+    return [worker.process.pid for worker in workers._workers if worker.process.pid is not None]
+
+
+@WAYS
+def test_a_document_too_large_to_parse_on_the_loop_is_parsed_all_the_same(
+    server: FeedServer, processes: int
+) -> None:
+    items = "".join(
+        f"<item><guid>big-{n}</guid><title>Item {n}</title><description>{'word ' * 400}</description></item>"
+        for n in range(200)
+    )
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'
+    assert len(body) > INLINE_PARSE_BYTES
+    big = server.route("/big.xml", body, content_type="application/rss+xml")
+    small = server.serve_fixture("/small.xml", "atom.xml")
+    results = poll_feeds(
+        [FeedRequest("big", big), FeedRequest("small", small)], FetchSettings(parse_workers=processes)
+    )
+    assert [(r.status, r.article_count) for r in results] == [("ok", 200), ("ok", 2)]
+    assert results[0].articles[199].external_id == "big-199"
 
 
 def test_no_requests_no_work() -> None:
@@ -155,14 +234,15 @@ def test_invalid_settings_are_rejected(field: str, value: float, message: str) -
         FetchSettings(**{field: value})  # type: ignore[arg-type]
 
 
-def test_an_exception_on_the_last_result_propagates(server: FeedServer) -> None:
+@WAYS
+def test_an_exception_on_the_last_result_propagates(server: FeedServer, processes: int) -> None:
     url = server.serve_fixture("/only.xml", "atom.xml")
 
     def explode(result: FeedResult) -> None:
         raise KeyError("last")
 
     with pytest.raises(KeyError, match="last"):
-        poll_feeds([FeedRequest("s", url)], FetchSettings(parse_workers=0), on_result=explode)
+        poll_feeds([FeedRequest("s", url)], FetchSettings(parse_workers=processes), on_result=explode)
 
 
 def test_with_prepare_for_each_article_comes_with_its_prepared_text(server: FeedServer) -> None:
@@ -183,10 +263,13 @@ def test_with_prepare_for_each_article_comes_with_its_prepared_text(server: Feed
         [plain] = poll_feeds([FeedRequest("s", url)], FetchSettings(parse_workers=0))
         assert plain.prepared == ()
     finally:
-        shutdown_parsers()
+        shutdown_feed_workers()
 
 
-def test_a_slow_on_result_pauses_fetching_instead_of_piling_up_results(server: FeedServer) -> None:
+@WAYS
+def test_a_slow_on_result_pauses_fetching_instead_of_piling_up_results(
+    server: FeedServer, processes: int
+) -> None:
     rss = fixture("rss2.xml")
     urls = [server.route(f"/{i}.xml", rss, host=i % 3) for i in range(40)]
     release = threading.Event()
@@ -196,7 +279,7 @@ def test_a_slow_on_result_pauses_fetching_instead_of_piling_up_results(server: F
         release.wait(5)
         taken.append(result.article_count)
 
-    settings = FetchSettings(parse_workers=0, max_concurrency=2)
+    settings = FetchSettings(parse_workers=processes, max_concurrency=2)
     poller = threading.Thread(
         target=lambda: poll_feeds(
             [FeedRequest(str(i), u) for i, u in enumerate(urls)], settings, on_result=slow
@@ -205,9 +288,8 @@ def test_a_slow_on_result_pauses_fetching_instead_of_piling_up_results(server: F
     poller.start()
     try:
         time.sleep(1.0)
-        # parse slots (4 with no parser process) + fetches holding a connection slot + the one
-        # being taken
-        assert len(server.requests()) <= 4 + 2 + 1
+        # each process's parse slots + fetches holding a connection slot + the one being taken
+        assert len(server.requests()) <= PARSE_SLOTS * max(1, processes) + 2 + 1
     finally:
         release.set()
         poller.join()

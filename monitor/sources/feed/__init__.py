@@ -13,10 +13,10 @@ from monitor.backoff import backoff_delay
 from .fetch import USER_AGENT
 from .identity import content_fingerprint
 from .parse import ParsedFeed, parse_feed
-from .parsers import shutdown_parsers
 from .poll import poll_feeds
 from .results import FeedRequest, FeedResult, FetchSettings
 from .urls import canonical_url
+from .workers import shutdown_feed_workers
 
 __all__ = [
     "USER_AGENT",
@@ -29,5 +29,5 @@ __all__ = [
     "content_fingerprint",
     "parse_feed",
     "poll_feeds",
-    "shutdown_parsers",
+    "shutdown_feed_workers",
 ]

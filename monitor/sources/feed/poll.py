@@ -1,16 +1,19 @@
 """Polling many feeds at once, politely, behind one synchronous call.
 
-:func:`poll_feeds` runs an asyncio event loop in a helper thread. The loop fetches with at most
-``per_host`` requests to any one host and ``max_concurrency`` overall, and hands each body to
-the parser processes, so fetching, parsing and the caller's storing all overlap. Results come
-back to the calling thread, which runs ``on_result`` for each one as soon as it is ready. A
-failing feed becomes an ``error`` result; it never stops the poll.
+:class:`FeedPoll` is one poll's event loop, run in a helper thread. It fetches with at most
+``per_host`` requests to any one host and ``max_concurrency`` overall, parses each body in a
+thread of its own and hands results over as they are ready, so fetching, parsing and the
+caller's storing all overlap. A failing feed becomes an ``error`` result; it never stops
+the poll.
+
+:func:`poll_feeds` runs that loop in the feed worker processes (:mod:`.workers`), each over
+its share of the hosts, or with ``parse_workers=0`` in the calling process itself.
 
 Memory stays bounded however slow ``on_result`` is: a document holds one of a few parse slots
-from the moment it is handed to a parser until ``on_result`` has returned for its result, and
-while every slot is held, fetching pauses.
+from the moment its parsing starts until ``on_result`` has returned for its result, and while
+every slot is held, fetching pauses.
 
-The parser processes start from a fork server and import the program's main module, so that
+The worker processes start from a fork server and import the program's main module, so that
 module must guard its entry point with ``if __name__ == "__main__":`` (the standard rule for
 multiprocessing; the ``monitor`` console script does).
 """
@@ -27,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Final
 from urllib.parse import urlsplit
 
 import httpx
@@ -34,11 +38,17 @@ import httpx
 from monitor.errors import FetchError
 
 from .fetch import Fetched, fetch_feed, make_client, make_tls_context
-from .parse import ParseFailure
-from .parsers import parse_document
+from .parse import ParseFailure, parse_in_worker
 from .results import FeedRequest, FeedResult, FetchSettings
 
 _log = logging.getLogger(__name__)
+
+#: Documents one poll (one process's, with worker processes) parses or holds parsed at once.
+PARSE_SLOTS: Final = 4
+#: Documents up to this size are parsed on the event loop itself, which they hold for a few
+#: milliseconds: handing each to a thread would cost more in lock hand-offs than the parse.
+#: Larger ones are parsed in a thread, so the loop goes on serving the other fetches.
+INLINE_PARSE_BYTES: Final = 256 * 1024
 
 
 def poll_feeds(
@@ -55,14 +65,31 @@ def poll_feeds(
     (``article_count`` still says how many there were), so a large poll never holds every
     article at once. An exception from ``on_result`` stops the poll and propagates.
 
-    With ``prepare_for`` (the topics' query texts), the parser processes also prepare each
-    article's text for storage, in ``FeedResult.prepared``.
+    With ``prepare_for`` (the topics' query texts), each article's text is also prepared for
+    storage where it was parsed, in ``FeedResult.prepared``. With ``settings.parse_workers``
+    above 0 the feeds are polled in that many worker processes (see :mod:`.workers`); calls
+    from several threads then take turns.
     """
     settings = settings or FetchSettings()
     if not requests:
         return []
-    deliveries: queue.Queue[_Delivery] = queue.Queue()
-    poll = _Poll(list(requests), settings, deliveries, None if prepare_for is None else tuple(prepare_for))
+    queries = None if prepare_for is None else tuple(prepare_for)
+    if settings.parse_workers > 0:
+        from .workers import poll_in_workers  # imported here: that module builds on this one
+
+        return poll_in_workers(requests, settings, on_result, queries)
+    return _poll_here(requests, settings, on_result, queries)
+
+
+def _poll_here(
+    requests: Sequence[FeedRequest],
+    settings: FetchSettings,
+    on_result: Callable[[FeedResult], None] | None,
+    queries: tuple[str, ...] | None,
+) -> list[FeedResult]:
+    """The poll in a thread of this process, results handed over in the calling thread."""
+    deliveries: queue.Queue[Delivery] = queue.Queue()
+    poll = FeedPoll(list(requests), settings, deliveries, queries)
     thread = threading.Thread(target=poll.run, name="feed-poll", daemon=True)
     thread.start()
     results: list[FeedResult | None] = [None] * len(requests)
@@ -90,7 +117,7 @@ def poll_feeds(
 
 
 @dataclass(frozen=True)
-class _Delivery:
+class Delivery:
     """A result for the caller, or (``result`` is None) the end of the poll; ``holds_slot``
     when the result holds a parse slot until the caller has taken it."""
 
@@ -100,14 +127,14 @@ class _Delivery:
     holds_slot: bool = False
 
 
-class _Poll:
+class FeedPoll:
     """One poll's event loop, run in its own thread."""
 
     def __init__(
         self,
         requests: list[FeedRequest],
         settings: FetchSettings,
-        deliveries: queue.Queue[_Delivery],
+        deliveries: queue.Queue[Delivery],
         queries: tuple[str, ...] | None,
     ):
         self._requests = requests
@@ -126,7 +153,7 @@ class _Poll:
             pass
         except BaseException as exc:  # handed to the caller's thread, which re-raises it
             failure = exc
-        self._deliveries.put(_Delivery(failure=failure))
+        self._deliveries.put(Delivery(failure=failure))
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -154,7 +181,7 @@ class _Poll:
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         # Documents being parsed or parsed results the caller has not taken yet; while they
         # are all taken, fetching pauses.
-        self._parse_slots = asyncio.Semaphore(max(4, 4 * settings.parse_workers))
+        self._parse_slots = asyncio.Semaphore(PARSE_SLOTS)
         self._clients = _Clients(settings)
         try:
             await asyncio.gather(*(self._poll_one(i, r) for i, r in enumerate(self._requests)))
@@ -173,11 +200,11 @@ class _Poll:
                 request, "error", error=f"internal error: {exc}", error_type=type(exc).__name__
             )
         # Never blocks: the parse slots bound what waits here, apart from small results.
-        self._deliveries.put_nowait(_Delivery(index, result, holds_slot=holds_slot))
+        self._deliveries.put_nowait(Delivery(index, result, holds_slot=holds_slot))
 
     async def _fetch_and_parse(self, request: FeedRequest) -> tuple[FeedResult, bool]:
         """The feed's result, and whether it holds a parse slot (until the caller takes it)."""
-        host = _host_of(request.url)
+        host = host_of(request.url)
         async with self._host_slots[host], self._slots:
             started = time.monotonic()
             fetched_at = datetime.now(UTC)
@@ -202,15 +229,11 @@ class _Poll:
                 return _not_modified(request, fetched, time.monotonic() - started), False
             await self._parse_slots.acquire()
         try:
-            parsed = await parse_document(
-                self._settings.parse_workers,
-                fetched.body,
-                fetched.headers,
-                fetched.final_url,
-                request.source_name,
-                fetched_at,
-                self._queries,
-            )
+            args = (fetched.body, fetched.headers, fetched.final_url, request.source_name, fetched_at)
+            if len(fetched.body) <= INLINE_PARSE_BYTES:
+                parsed = parse_in_worker(*args, self._queries)
+            else:
+                parsed = await asyncio.to_thread(parse_in_worker, *args, self._queries)
         except BaseException:
             self._parse_slots.release()
             raise
@@ -273,7 +296,7 @@ def _not_modified(request: FeedRequest, fetched: Fetched, elapsed: float) -> Fee
     )
 
 
-def _host_of(url: str) -> str:
+def host_of(url: str) -> str:
     try:
         return (urlsplit(url).hostname or url).lower()
     except ValueError:
@@ -285,7 +308,7 @@ def _larger(a: float | None, b: float | None) -> float | None:
     return max(present) if present else None
 
 
-def _drain(deliveries: queue.Queue[_Delivery], thread: threading.Thread) -> None:
+def _drain(deliveries: queue.Queue[Delivery], thread: threading.Thread) -> None:
     """Empty the queue until the poll thread has ended, so its pending puts cannot block it."""
     while thread.is_alive() or not deliveries.empty():
         try:

@@ -1,0 +1,318 @@
+"""Feed worker processes: each fetches, parses and prepares its share of a poll's feeds.
+
+All the per-feed work of a poll runs outside the calling process, whose one interpreter lock
+is then left to the thread that stores the results (see :mod:`monitor.feedpoll`). Were the
+event loop and the result handling in that process too, the storing thread would spend
+about half its time waiting for the lock.
+
+A poll's feeds are shared out by host, the largest hosts first, each to the process with
+the fewest feeds so far: every request to one host is made by one process, so the per-host
+limit holds exactly as in a single process, and the overall limit is divided between them.
+Each process runs the same event loop as an in-process poll (:class:`FeedPoll`), parsing in a
+thread of its own, and streams each result back as soon as it is ready. The calling thread
+hands a result to ``on_result`` and only then gives its parse slot back, so a slow consumer
+pauses fetching in every process.
+
+A process that dies mid-poll (a crash in a C parser, the kernel's OOM killer) loses no feed:
+the feeds it had not delivered are polled again by a fresh process; should that die too,
+they come back as errors. The processes start from a fork server (never forked from the
+threaded worker), live across polls, and are replaced after :data:`TASKS_PER_PROCESS`
+feeds, so what a long-lived parser accumulates cannot grow without bound. One poll at a
+time uses them; a second caller waits for the first.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import signal
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Final, cast
+
+from .poll import Delivery, FeedPoll, host_of
+from .results import FeedRequest, FeedResult, FetchSettings
+
+_log = logging.getLogger(__name__)
+
+#: Feeds a worker process polls before a fresh process takes its place (between polls).
+TASKS_PER_PROCESS: Final = 1000
+#: How long a cancelled worker may take to wind its poll down before it is killed.
+_CANCEL_GRACE_SECONDS: Final = 30.0
+
+# Commands to a worker during a poll; a _Job starts one and None stops the process.
+_RELEASE: Final = "release"  # the caller has taken a result that held a parse slot
+_CANCEL: Final = "cancel"
+_OVER: Final = "over"  # the caller has read the worker's last delivery
+
+_in_use = threading.Lock()
+_workers: list[_Worker] = []
+
+
+@dataclass(frozen=True)
+class _Job:
+    requests: list[FeedRequest]
+    settings: FetchSettings
+    queries: tuple[str, ...] | None
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    documents: int = 0
+    broken: bool = False
+
+    def send(self, message: object) -> bool:
+        """Send a command or job; False (and the worker marked broken) if it is gone."""
+        try:
+            self.conn.send(message)
+        except (OSError, ValueError):
+            self.broken = True
+            return False
+        return True
+
+
+@dataclass
+class _Share:
+    """The feeds one worker polls in one round, by their index in the caller's requests."""
+
+    worker: _Worker
+    indices: list[int]
+    delivered: set[int] = field(default_factory=set)
+
+
+def poll_in_workers(
+    requests: Sequence[FeedRequest],
+    settings: FetchSettings,
+    on_result: Callable[[FeedResult], None] | None,
+    queries: tuple[str, ...] | None,
+) -> list[FeedResult]:
+    """:func:`~monitor.sources.feed.poll_feeds` in ``settings.parse_workers`` processes."""
+    results: list[FeedResult | None] = [None] * len(requests)
+    with _in_use:
+        pending = list(range(len(requests)))
+        for _ in range(2):  # a second round for the feeds of a process that died
+            if pending:
+                pending = _round(pending, requests, settings, on_result, queries, results)
+        for index in pending:
+            lost = FeedResult(
+                requests[index],
+                "error",
+                error="the feed worker process died twice while this feed was being polled",
+                error_type="WorkerDied",
+            )
+            results[index] = _delivered(lost, on_result)
+    return [result for result in results if result is not None]
+
+
+def shutdown_feed_workers() -> None:
+    """Stop the feed worker processes (the next poll starts new ones)."""
+    with _in_use:
+        for worker in _workers:
+            _stop(worker)
+        _workers.clear()
+
+
+def _round(
+    indices: list[int],
+    requests: Sequence[FeedRequest],
+    settings: FetchSettings,
+    on_result: Callable[[FeedResult], None] | None,
+    queries: tuple[str, ...] | None,
+    results: list[FeedResult | None],
+) -> list[int]:
+    """Poll the feeds at ``indices``; return those lost with a process that died."""
+    workers = _ready_workers(settings.parse_workers)
+    active: dict[Connection, _Share] = {}
+    lost: list[int] = []
+    for worker, (share_indices, concurrency) in zip(
+        workers, _shares(indices, requests, len(workers), settings.max_concurrency), strict=False
+    ):
+        job = _Job(
+            [requests[i] for i in share_indices],
+            replace(settings, parse_workers=0, max_concurrency=concurrency),
+            queries,
+        )
+        worker.documents += len(share_indices)
+        if worker.send(job):
+            active[worker.conn] = _Share(worker, share_indices)
+        else:
+            lost.extend(share_indices)
+    failure: BaseException | None = None
+    try:
+        while active:
+            for conn in cast(list[Connection], wait(list(active))):
+                share = active[conn]
+                try:
+                    delivery: Delivery = conn.recv()
+                except (EOFError, OSError):
+                    _log.error("a feed worker process died; polling its remaining feeds again")
+                    share.worker.broken = True
+                    lost.extend(i for i in share.indices if i not in share.delivered)
+                    del active[conn]
+                    continue
+                if delivery.result is None:
+                    share.worker.send(_OVER)
+                    del active[conn]
+                    failure = failure or delivery.failure
+                    continue
+                index = share.indices[delivery.index]
+                share.delivered.add(index)
+                results[index] = _delivered(delivery.result, on_result)
+                if delivery.holds_slot:
+                    share.worker.send(_RELEASE)
+    except BaseException:
+        _cancel(active.values())
+        raise
+    if failure is not None:
+        raise failure
+    return lost
+
+
+def _delivered(result: FeedResult, on_result: Callable[[FeedResult], None] | None) -> FeedResult:
+    """Hand the result on; what is kept of it once ``on_result`` has its articles."""
+    if on_result is None:
+        return result
+    on_result(result)
+    return replace(result, articles=(), prepared=())
+
+
+def _shares(
+    indices: Sequence[int], requests: Sequence[FeedRequest], count: int, max_concurrency: int
+) -> list[tuple[list[int], int]]:
+    """Up to ``count`` shares of the feeds, whole hosts each, with their part of the overall limit."""
+    by_host: defaultdict[str, list[int]] = defaultdict(list)
+    for index in indices:
+        by_host[host_of(requests[index].url)].append(index)
+    used = max(1, min(count, len(by_host), max_concurrency))
+    shares: list[list[int]] = [[] for _ in range(used)]
+    for host_indices in sorted(by_host.values(), key=len, reverse=True):
+        min(shares, key=len).extend(host_indices)
+    base, extra = divmod(max_concurrency, used)
+    return [(sorted(share), base + (number < extra)) for number, share in enumerate(shares)]
+
+
+def _ready_workers(count: int) -> list[_Worker]:
+    """``count`` live workers, replacing any that died or has read its share of documents."""
+    while len(_workers) > count:
+        _stop(_workers.pop())
+    for number, worker in enumerate(_workers):
+        if worker.broken or not worker.process.is_alive() or worker.documents >= TASKS_PER_PROCESS:
+            _stop(worker)
+            _workers[number] = _start()
+    while len(_workers) < count:
+        _workers.append(_start())
+    return list(_workers)
+
+
+def _start() -> _Worker:
+    context = multiprocessing.get_context("forkserver")
+    # Preloaded in the fork server, so that every worker shares these modules' pages.
+    context.set_forkserver_preload([__name__, "monitor.stories.prepare"])
+    ours, theirs = context.Pipe(duplex=True)
+    process = context.Process(target=_serve, args=(theirs,), name="monitor-feed-worker", daemon=True)
+    process.start()
+    theirs.close()
+    return _Worker(process, ours)
+
+
+def _stop(worker: _Worker) -> None:
+    worker.send(None)
+    worker.process.join(timeout=5)
+    if worker.process.is_alive():
+        worker.process.kill()
+        worker.process.join()
+    worker.conn.close()
+
+
+def _cancel(shares: Iterable[_Share]) -> None:
+    """Stop the workers' polls and read what they still send, so each is ready for the next."""
+    pending = list(shares)
+    for share in pending:
+        share.worker.send(_CANCEL)
+    for share in pending:
+        conn = share.worker.conn
+        try:
+            while conn.poll(_CANCEL_GRACE_SECONDS):
+                if conn.recv().result is None:
+                    share.worker.send(_OVER)
+                    break
+            else:
+                share.worker.broken = True
+        except (EOFError, OSError):
+            share.worker.broken = True
+
+
+# -- in the worker process -----------------------------------------------------------------
+
+
+def _serve(conn: Connection) -> None:
+    """A worker process: run the polls it is sent, one after another, until told to stop.
+
+    Ctrl-C reaches the whole process group; the worker leaves stopping to its parent, and
+    ends when the parent says so or is gone.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        if not _run(conn, job):
+            return
+
+
+def _run(conn: Connection, job: _Job) -> bool:
+    """One poll; False when the calling process has gone."""
+    deliveries: queue.Queue[Delivery] = queue.Queue()
+    poll = FeedPoll(job.requests, job.settings, deliveries, job.queries)
+    poller = threading.Thread(target=poll.run, name="feed-poll", daemon=True)
+    sender = threading.Thread(target=_send_all, args=(conn, deliveries), name="feed-send", daemon=True)
+    poller.start()
+    sender.start()
+    try:
+        while (command := conn.recv()) != _OVER:
+            if command == _RELEASE:
+                poll.release_slot()
+            elif command == _CANCEL:
+                poll.cancel()
+    except (EOFError, OSError):
+        poll.cancel()
+        return False
+    poller.join()
+    sender.join()
+    return True
+
+
+def _send_all(conn: Connection, deliveries: queue.Queue[Delivery]) -> None:
+    """Send each delivery to the calling process, the end of the poll last."""
+    while True:
+        delivery = deliveries.get()
+        try:
+            conn.send(delivery)
+        except (OSError, ValueError):
+            return  # the calling process has gone
+        except Exception as exc:  # a result that cannot be pickled costs its feed only
+            conn.send(_unsendable(delivery, exc))
+        if delivery.result is None:
+            return
+
+
+def _unsendable(delivery: Delivery, exc: Exception) -> Delivery:
+    if delivery.result is None:
+        return replace(delivery, failure=RuntimeError(f"feed worker failed: {delivery.failure!r}"))
+    error = FeedResult(
+        delivery.result.request,
+        "error",
+        error=f"internal error: the result could not be sent ({exc!r})",
+        error_type=type(exc).__name__,
+    )
+    return replace(delivery, result=error)
