@@ -1,8 +1,9 @@
 """Polling feeds: claim the due ones, fetch them concurrently, store items as they arrive.
 
-Fetching runs on the feed poller's own event loop and parsing in its parser processes,
-which also prepare each item's text for storage (see :mod:`monitor.stories.prepare`), so
-the one storing thread does only the serial part. It is fed by a small backlog bounded in
+Fetching, parsing and the preparation of each item's text for storage (see
+:mod:`monitor.stories.prepare`) run in the feed worker processes
+(:mod:`monitor.sources.feed.workers`), so the one storing thread does only the serial part
+and has this process to itself. It is fed by a small backlog bounded in
 articles; a slow database pauses fetching rather than letting parsed feeds pile up. Each
 feed's health (failures, last error, next poll with backoff) is recorded on its row.
 
@@ -50,6 +51,7 @@ def fetch_settings(config: FeedsConfig) -> FetchSettings:
         max_bytes=int(config.max_bytes),
         per_host=config.per_host,
         max_concurrency=config.max_concurrency,
+        parse_workers=config.processes,
     )
 
 

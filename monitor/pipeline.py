@@ -201,8 +201,47 @@ class _Batch:
         self.report = IngestReport()
         self.preparations: Preparations | None = None
         self.positions: dict[int, int] = {}
-        self.digests: dict[int, str] = {}
+        self.digests: dict[int, str] = {}  # id(item) -> its text hash, for every part looked up
         self.seen: dict[str, int] = {}
+        self._seen_by_source: dict[int, dict[str, int]] = {}
+
+    def look_up(self, parts: Sequence[tuple[int, Sequence[Incoming], Preparations | None]]) -> None:
+        """Find which items of the (source id, items, preparations) parts about to be stored
+        are stored already, by their external id, text or link: one query each for them all."""
+        for source_id, items, preparations in parts:
+            self.digests.update(
+                (
+                    id(item),
+                    prepared.digest
+                    if preparations is not None and (prepared := preparations.peek(position)) is not None
+                    else repo.text_hash(item.article.title, item.article.body),
+                )
+                for position, item in enumerate(items)
+            )
+            self._seen_by_source.setdefault(source_id, {})
+        self._seen_by_source.update(
+            repo.article_ids_by_external_id(
+                self.session,
+                {
+                    source_id: [stored_external_id(item.article.external_id) for item in items]
+                    for source_id, items, _ in parts
+                },
+            )
+        )
+        # What an earlier part of this batch stored is known here already, and not written yet.
+        digests = {self.digests[id(item)] for _, items, _ in parts for item in items}
+        self.by_hash.update(
+            repo.articles_by_text_hash(
+                self.session, [digest for digest in digests if digest not in self.by_hash]
+            )
+        )
+        urls = {
+            url
+            for _, items, _ in parts
+            for item in items
+            if (url := item.article.canonical_url) is not None and url not in self.by_url
+        }
+        self.by_url.update(repo.articles_by_canonical_url(self.session, list(urls)))
 
     def start_part(
         self,
@@ -211,30 +250,12 @@ class _Batch:
         report: IngestReport,
         preparations: Preparations | None = None,
     ) -> None:
-        """Store ``items`` of ``source_id`` next: which of them are stored already (by their
-        external id, text or link) is looked up now, one query each for all of them."""
-        session = self.session
+        """Store ``items`` of ``source_id`` next; looked up first unless :meth:`look_up` has."""
+        if source_id not in self._seen_by_source:
+            self.look_up([(source_id, items, preparations)])
         self.source_id, self.report, self.preparations = source_id, report, preparations
         self.positions = {id(item): position for position, item in enumerate(items)} if preparations else {}
-        external_ids = [stored_external_id(item.article.external_id) for item in items]
-        digests = [
-            prepared.digest
-            if preparations is not None and (prepared := preparations.peek(position)) is not None
-            else repo.text_hash(item.article.title, item.article.body)
-            for position, item in enumerate(items)
-        ]
-        self.digests = dict(zip((id(item) for item in items), digests, strict=True))
-        self.seen = repo.article_ids_by_external_id(session, source_id, external_ids)
-        # What an earlier part of this batch stored is known here already, and not written yet.
-        self.by_hash.update(
-            repo.articles_by_text_hash(session, [digest for digest in digests if digest not in self.by_hash])
-        )
-        urls = [
-            url
-            for item in items
-            if (url := item.article.canonical_url) is not None and url not in self.by_url
-        ]
-        self.by_url.update(repo.articles_by_canonical_url(session, urls))
+        self.seen = self._seen_by_source.pop(source_id)
 
     def add_story(self, title: str, now: datetime) -> _Story:
         story: _Story
@@ -505,6 +526,7 @@ class Pipeline:
                 self._begin_batch(session, [source.id for source, _, _ in parts])
                 with session.no_autoflush:
                     batch = _Batch(session, retrying=False)
+                    batch.look_up([(source.id, items, preparations) for source, items, preparations in parts])
                     for (source, items, preparations), report in zip(parts, reports, strict=True):
                         batch.start_part(source.id, items, report, preparations)
                         for item in items:

@@ -11,10 +11,12 @@ import pytest
 import yaml
 from conftest import CONTRACT_QUERY, CONTRACT_TOPIC, SHIPPED_CONFIG
 
+from monitor import defaults
 from monitor.app import build_notifiers, resolve_targets
 from monitor.config import FeedSourceConfig, FolderSourceConfig, load_config, parse_config, substitute_env
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, DurationError
+from monitor.feedpoll import fetch_settings
 from monitor.notify.email import EmailSettings
 from monitor.notify.slack import SlackSettings
 
@@ -194,3 +196,12 @@ def test_a_missing_config_file_is_one_readable_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "nowhere.yaml")
     assert str(caught.value) == f"{tmp_path / 'nowhere.yaml'}: config file not found"
+
+
+def test_feed_settings_reach_the_poller() -> None:
+    config = parse_config({"feeds": {"processes": 0, "per_host": 3, "timeout": "5s"}})
+    settings = fetch_settings(config.feeds)
+    assert (settings.parse_workers, settings.per_host, settings.total_timeout) == (0, 3, 5.0)
+    assert fetch_settings(parse_config({}).feeds).parse_workers == defaults.FEED_PARSE_WORKERS
+    with pytest.raises(ConfigError, match="processes"):
+        parse_config({"feeds": {"processes": -1}})

@@ -7,7 +7,7 @@ so an article, its story changes and its alerts commit (or roll back) together.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, and_, delete, func, or_, select, text, update
@@ -192,17 +192,22 @@ def article_by_canonical_url(session: Session, url: str) -> ArticleRow | None:
 
 
 def article_ids_by_external_id(
-    session: Session, source_id: int, external_ids: Sequence[str]
-) -> dict[str, int]:
-    """Which of a source's items are stored already: external id -> article id."""
-    if not external_ids:
-        return {}
+    session: Session, external_ids: Mapping[int, Sequence[str]]
+) -> dict[int, dict[str, int]]:
+    """Which of some sources' items are stored already, in one query: for each source id in
+    ``external_ids``, external id -> article id."""
+    found: dict[int, dict[str, int]] = {source_id: {} for source_id in external_ids}
+    wanted = {external_id for ids in external_ids.values() for external_id in ids}
+    if not wanted:
+        return found
     rows = session.execute(
-        select(ArticleSourceRow.external_id, ArticleSourceRow.article_id).where(
-            ArticleSourceRow.source_id == source_id, ArticleSourceRow.external_id.in_(set(external_ids))
+        select(ArticleSourceRow.source_id, ArticleSourceRow.external_id, ArticleSourceRow.article_id).where(
+            ArticleSourceRow.source_id.in_(found), ArticleSourceRow.external_id.in_(wanted)
         )
     )
-    return {external_id: article_id for external_id, article_id in rows}
+    for source_id, external_id, article_id in rows:
+        found[source_id][external_id] = article_id
+    return found
 
 
 def articles_by_text_hash(session: Session, digests: Sequence[str]) -> dict[str, ArticleRow]:
