@@ -6,6 +6,8 @@ The behaviour a caller sees is the same whether the feeds are polled in the call
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import os
 import signal
 import threading
@@ -294,3 +296,27 @@ def test_a_slow_on_result_pauses_fetching_instead_of_piling_up_results(
         release.set()
         poller.join()
     assert taken == [6] * 40
+
+
+def test_a_worker_process_log_record_is_logged_by_the_calling_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ours, theirs = multiprocessing.Pipe()
+    logger = logging.getLogger("monitor.sources.feed.forwarding-test")
+    handler = workers._ForwardedLogs(workers._Outbound(theirs))
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise ValueError("bad document")
+        except ValueError:
+            logger.exception("feed %s: unexpected error", "http://feeds.example/a.xml")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    with caplog.at_level(logging.ERROR):
+        assert workers._received(ours) is None  # a record, not a delivery: logged here
+    [record] = [r for r in caplog.records if r.name == logger.name]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage().startswith("feed http://feeds.example/a.xml: unexpected error")
+    assert "ValueError: bad document" in record.getMessage()

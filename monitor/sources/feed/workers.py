@@ -24,6 +24,7 @@ time uses them; a second caller waits for the first.
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import multiprocessing
 import queue
 import signal
@@ -150,12 +151,14 @@ def _round(
             for conn in cast(list[Connection], wait(list(active))):
                 share = active[conn]
                 try:
-                    delivery: Delivery = conn.recv()
+                    delivery = _received(conn)
                 except (EOFError, OSError):
                     _log.error("a feed worker process died; polling its remaining feeds again")
                     share.worker.broken = True
                     lost.extend(i for i in share.indices if i not in share.delivered)
                     del active[conn]
+                    continue
+                if delivery is None:
                     continue
                 if delivery.result is None:
                     share.worker.send(_OVER)
@@ -173,6 +176,15 @@ def _round(
     if failure is not None:
         raise failure
     return lost
+
+
+def _received(conn: Connection) -> Delivery | None:
+    """The worker's next delivery; None for a log record, which is logged here."""
+    message: Delivery | logging.LogRecord = conn.recv()
+    if isinstance(message, logging.LogRecord):
+        logging.getLogger(message.name).handle(message)
+        return None
+    return message
 
 
 def _delivered(result: FeedResult, on_result: Callable[[FeedResult], None] | None) -> FeedResult:
@@ -240,7 +252,7 @@ def _cancel(shares: Iterable[_Share]) -> None:
         conn = share.worker.conn
         try:
             while conn.poll(_CANCEL_GRACE_SECONDS):
-                if conn.recv().result is None:
+                if (delivery := _received(conn)) is not None and delivery.result is None:
                     share.worker.send(_OVER)
                     break
             else:
@@ -256,9 +268,14 @@ def _serve(conn: Connection) -> None:
     """A worker process: run the polls it is sent, one after another, until told to stop.
 
     Ctrl-C reaches the whole process group; the worker leaves stopping to its parent, and
-    ends when the parent says so or is gone.
+    ends when the parent says so or is gone. Its warnings and errors are logged by the
+    parent, with the parent's handlers and format.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    outbound = _Outbound(conn)
+    root = logging.getLogger()
+    root.handlers = [_ForwardedLogs(outbound)]
+    root.setLevel(logging.WARNING)
     while True:
         try:
             job = conn.recv()
@@ -266,16 +283,40 @@ def _serve(conn: Connection) -> None:
             return
         if job is None:
             return
-        if not _run(conn, job):
+        if not _run(conn, outbound, job):
             return
 
 
-def _run(conn: Connection, job: _Job) -> bool:
+class _Outbound:
+    """The worker's end of its pipe, for the threads that send on it (one at a time)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, message: Delivery | logging.LogRecord) -> None:
+        with self._lock:
+            self._conn.send(message)
+
+
+class _ForwardedLogs(logging.handlers.QueueHandler):
+    """Sends the worker's log records (made picklable: message and traceback as text) to
+    the calling process, which logs them."""
+
+    def __init__(self, outbound: _Outbound) -> None:
+        super().__init__(queue.SimpleQueue())
+        self._outbound = outbound
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        self._outbound.send(record)
+
+
+def _run(conn: Connection, outbound: _Outbound, job: _Job) -> bool:
     """One poll; False when the calling process has gone."""
     deliveries: queue.Queue[Delivery] = queue.Queue()
     poll = FeedPoll(job.requests, job.settings, deliveries, job.queries)
     poller = threading.Thread(target=poll.run, name="feed-poll", daemon=True)
-    sender = threading.Thread(target=_send_all, args=(conn, deliveries), name="feed-send", daemon=True)
+    sender = threading.Thread(target=_send_all, args=(outbound, deliveries), name="feed-send", daemon=True)
     poller.start()
     sender.start()
     try:
@@ -292,16 +333,16 @@ def _run(conn: Connection, job: _Job) -> bool:
     return True
 
 
-def _send_all(conn: Connection, deliveries: queue.Queue[Delivery]) -> None:
+def _send_all(outbound: _Outbound, deliveries: queue.Queue[Delivery]) -> None:
     """Send each delivery to the calling process, the end of the poll last."""
     while True:
         delivery = deliveries.get()
         try:
-            conn.send(delivery)
+            outbound.send(delivery)
         except (OSError, ValueError):
             return  # the calling process has gone
         except Exception as exc:  # a result that cannot be pickled costs its feed only
-            conn.send(_unsendable(delivery, exc))
+            outbound.send(_unsendable(delivery, exc))
         if delivery.result is None:
             return
 
