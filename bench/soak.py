@@ -8,9 +8,10 @@ an event of its own and carries the marker word that the only topic's query asks
 every marker article should produce exactly one new-story alert (updates are off).
 
 Every 10 s the worker's resident memory, open file descriptors and threads are sampled from
-/proc, and its children (the feed parser processes) are reported apart. New articles stop a
-drain period before the end so that the last of them are polled and delivered, then the
-worker gets SIGTERM and the summary compares alerts delivered with alerts expected.
+/proc, and its children (the feed worker processes and their fork server) are reported
+apart. New articles stop a drain period before the end so that the last of them are polled
+and delivered, then the worker gets SIGTERM and the summary compares alerts delivered with
+alerts expected.
 
     python bench/soak.py                   # 30 minutes, 1,000 feeds
     python bench/soak.py --minutes 3 --feeds 200
@@ -300,7 +301,7 @@ def main() -> None:
     next_drop = started + args.drop_every
     dropped = 0
     header = (
-        f"{'t(s)':>6} {'RSS MB':>7} {'fds':>5} {'thr':>4} {'parsers':>7} {'parsers MB':>10} "
+        f"{'t(s)':>6} {'RSS MB':>7} {'fds':>5} {'thr':>4} {'children':>8} {'children MB':>11} "
         f"{'requests':>8} {'alerts':>6} {'expected':>8}"
     )
     print(header, flush=True)
@@ -341,7 +342,7 @@ def main() -> None:
                 samples.append(point)
                 print(
                     f"{point.at:6.0f} {mb(point.rss_kb):>7} {point.fds:>5} {point.threads:>4} "
-                    f"{point.child_count:>7} {mb(point.child_rss_kb):>10} {point.requests:>8} "
+                    f"{point.child_count:>8} {mb(point.child_rss_kb):>11} {point.requests:>8} "
                     f"{point.delivered:>6} {point.expected:>8}",
                     flush=True,
                 )
@@ -368,7 +369,7 @@ def main() -> None:
         f"peak (VmHWM) {mb(final.hwm_kb)} MB"
     )
     print(
-        f"  parser children     {final.child_count} at the end, RSS end {mb(final.child_rss_kb)} MB, "
+        f"  child processes    {final.child_count} at the end, RSS end {mb(final.child_rss_kb)} MB, "
         f"max {mb(max(s.child_rss_kb for s in samples))} MB (all children together)"
     )
     print(

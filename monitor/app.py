@@ -32,6 +32,7 @@ from monitor.store import db
 from monitor.tracking import Target
 
 if TYPE_CHECKING:
+    from monitor.feedpoll import KnownItems
     from monitor.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,10 @@ class App:
     folders: dict[str, FolderSource]
     clock: Callable[[], datetime]
     _metrics: Metrics | None = field(default=None, init=False, repr=False)
-    _metrics_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Guards the parts made on first use (metrics, known items).
+    _lazy_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # What each feed's last poll stored, kept from one poll to the next (see KnownItems).
+    _known_items: KnownItems | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def build(cls, config: Config, *, clock: Callable[[], datetime] = utcnow, upgrade: bool = True) -> App:
@@ -107,7 +111,7 @@ class App:
     @property
     def metrics(self) -> Metrics:
         """The worker's Prometheus metrics, made on first use (by whichever job comes first)."""
-        with self._metrics_lock:
+        with self._lazy_lock:
             if self._metrics is None:
                 from monitor.metrics import Metrics
 
@@ -127,7 +131,11 @@ class App:
 
     def poll_feeds(self, *, only_due: bool) -> list[PollOutcome]:
         """Poll every feed (``once``) or the feeds whose next poll is due (the daemon)."""
-        from monitor.feedpoll import poll_feed_sources
+        from monitor.feedpoll import KnownItems, poll_feed_sources
+
+        with self._lazy_lock:
+            if self._known_items is None:
+                self._known_items = KnownItems()
 
         started = time.perf_counter()
         outcomes = poll_feed_sources(
@@ -139,6 +147,7 @@ class App:
             owner=self.outbox.owner,
             lease_seconds=self.config.lease,
             only_due=only_due,
+            known=self._known_items,
         )
         if outcomes:
             self.metrics.observe_poll(outcomes, time.perf_counter() - started, "feed")

@@ -64,6 +64,27 @@ class _Polled:
     result: FeedResult
 
 
+class KnownItems:
+    """The external ids of each feed's last stored document, sent with its next request so
+    that those items' texts are not prepared again (a changed feed usually brings one new item
+    among many known ones). Only a saving: where it has nothing (after a restart, or when
+    another worker polled the feed), every item is prepared, and the store decides as always.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, frozenset[str]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, source_name: str) -> frozenset[str]:
+        with self._lock:
+            return self._ids.get(source_name, frozenset())
+
+    def remember(self, source_name: str, articles: Sequence[RawArticle]) -> None:
+        ids = frozenset(article.external_id for article in articles)
+        with self._lock:
+            self._ids[source_name] = ids
+
+
 def poll_feed_sources(
     sessions: sessionmaker[Session],
     pipeline: Pipeline,
@@ -74,8 +95,11 @@ def poll_feed_sources(
     owner: str,
     lease_seconds: float,
     only_due: bool,
+    known: KnownItems | None = None,
 ) -> list[PollOutcome]:
-    """Poll the given feeds (only those due, in the daemon) and store what they bring."""
+    """Poll the given feeds (only those due, in the daemon) and store what they bring;
+    ``known`` carries what each feed's last poll stored from one poll to the next."""
+    known = known if known is not None else KnownItems()
     if not feeds:
         return []
     by_name = {feed.name: feed for feed in feeds}
@@ -85,7 +109,8 @@ def poll_feed_sources(
         # Another worker created some of these sources a moment ago; now they exist.
         claimed = _claim(sessions, feeds, config, clock(), owner, lease_seconds, only_due)
     requests = {
-        row.name: (row, FeedRequest(row.name, row.location, row.etag, row.last_modified)) for row in claimed
+        row.name: (row, FeedRequest(row.name, row.location, row.etag, row.last_modified, known.of(row.name)))
+        for row in claimed
     }
     if not requests:
         return []
@@ -100,7 +125,11 @@ def poll_feed_sources(
     def store_results() -> None:
         try:
             while group := backlog.take(_GROUP, BATCH_SIZE):
-                outcomes.update(_store_group(sessions, pipeline, group, clock))
+                stored = _store_group(sessions, pipeline, group, clock)
+                outcomes.update(stored)
+                for polled in group:
+                    if polled.result.status == "ok" and stored[polled.feed.name].error is None:
+                        known.remember(polled.feed.name, polled.result.articles)
         finally:
             backlog.abandon()
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from monitor import feedpoll
 from monitor.app import App
 from monitor.config import load_config
+from monitor.feedpoll import KnownItems, poll_feed_sources
 from monitor.model import Incoming
 from monitor.pipeline import Pipeline
 from monitor.polling import PollOutcome
@@ -470,3 +471,33 @@ def test_a_feed_whose_items_cannot_be_stored_costs_no_other_feed_of_its_group(
     monkeypatch.setattr(Pipeline, "_ingest_one", ingest_one)
     outcomes = rig.poll()
     assert (outcomes["alpha"].report.stored, outcomes["alpha"].report.merged) == (1, 1)
+
+
+def test_a_poll_remembers_what_it_stored_and_the_next_still_judges_those_items(rig: Rig) -> None:
+    known = KnownItems()
+
+    def poll() -> dict[str, PollOutcome]:
+        app = rig.app
+        outcomes = poll_feed_sources(
+            app.sessions,
+            app.pipeline,
+            app.feed_sources(),
+            app.config.feeds,
+            app.clock,
+            owner="test",
+            lease_seconds=60,
+            only_due=False,
+            known=known,
+        )
+        return {outcome.source: outcome for outcome in outcomes}
+
+    rig.serve("alpha", TALKS_ITEM, HARBOUR_ITEM)
+    poll()
+    assert known.of("alpha") == {external_id for _, name, external_id in rig.links() if name == "alpha"}
+    assert len(known.of("alpha")) == 2
+
+    # Sent as known, the items are not prepared again; a changed one is still a revision.
+    rig.serve("alpha", replace(TALKS_ITEM, paragraphs=(*TALKS, NEW_FACT)), HARBOUR_ITEM)
+    outcome = poll()["alpha"]
+    assert (outcome.report.stored, outcome.report.known, outcome.report.revised) == (0, 1, 1)
+    assert [kind for kind, _, _ in rig.alerts()] == ["new_story", "update"]

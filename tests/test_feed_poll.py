@@ -269,6 +269,20 @@ def test_with_prepare_for_each_article_comes_with_its_prepared_text(server: Feed
 
 
 @WAYS
+def test_items_known_already_are_parsed_but_not_prepared_again(server: FeedServer, processes: int) -> None:
+    url = server.serve_fixture("/rss.xml", "rss2.xml")
+    settings = FetchSettings(parse_workers=processes)
+    queries = ('"heavy rain" OR flood',)
+    [first] = poll_feeds([FeedRequest("s", url)], settings, prepare_for=queries)
+    assert None not in first.prepared
+    known = frozenset(article.external_id for article in first.articles[1:3])
+    [again] = poll_feeds([FeedRequest("s", url, known_ids=known)], settings, prepare_for=queries)
+    assert again.article_count == len(again.prepared) == 6
+    unprepared = {a.external_id for a, p in zip(again.articles, again.prepared, strict=True) if p is None}
+    assert unprepared == known and len(known) == 2
+
+
+@WAYS
 def test_a_slow_on_result_pauses_fetching_instead_of_piling_up_results(
     server: FeedServer, processes: int
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -98,11 +99,13 @@ def parse_in_worker(
     source_name: str,
     fetched_at: datetime,
     queries: Sequence[str] | None = None,
+    known_ids: AbstractSet[str] = frozenset(),
 ) -> ParsedFeed | ParseFailure:
-    """:func:`parse_feed` for a process pool: errors come back as a value, not an exception.
+    """:func:`parse_feed` for a worker: errors come back as a value, not an exception.
 
-    With ``queries`` (the topics' query texts, possibly none), each article's text is also
-    prepared for storage (:func:`monitor.stories.prepare.prepare`).
+    With ``queries`` (the topics' query texts, possibly none), the text of each article whose
+    external id is not in ``known_ids`` is also prepared for storage
+    (:func:`monitor.stories.prepare.prepare`).
     """
     try:
         parsed = parse_feed(body, headers, url=url, source_name=source_name, fetched_at=fetched_at)
@@ -110,15 +113,20 @@ def parse_in_worker(
         return ParseFailure(str(exc), type(exc).__name__)
     if queries is None or not parsed.articles:
         return parsed
-    return replace(parsed, prepared=_prepared(parsed.articles, queries))
+    return replace(parsed, prepared=_prepared(parsed.articles, queries, known_ids))
 
 
-def _prepared(articles: Sequence[RawArticle], queries: Sequence[str]) -> tuple[PreparedArticle | None, ...]:
+def _prepared(
+    articles: Sequence[RawArticle], queries: Sequence[str], known_ids: AbstractSet[str]
+) -> tuple[PreparedArticle | None, ...]:
     # Imported here: a poll that stores nothing never loads the text analysis.
     from monitor.stories.prepare import prepare
 
     prepared: list[PreparedArticle | None] = []
     for article in articles:
+        if article.external_id in known_ids:
+            prepared.append(None)  # stored already: the store compares its text hash only
+            continue
         try:
             prepared.append(prepare(article.title, article.body, queries))
         except Exception:  # the storing process prepares this one itself; the feed is not lost

@@ -231,9 +231,9 @@ class FeedPoll:
         try:
             args = (fetched.body, fetched.headers, fetched.final_url, request.source_name, fetched_at)
             if len(fetched.body) <= INLINE_PARSE_BYTES:
-                parsed = parse_in_worker(*args, self._queries)
+                parsed = parse_in_worker(*args, self._queries, request.known_ids)
             else:
-                parsed = await asyncio.to_thread(parse_in_worker, *args, self._queries)
+                parsed = await asyncio.to_thread(parse_in_worker, *args, self._queries, request.known_ids)
         except BaseException:
             self._parse_slots.release()
             raise

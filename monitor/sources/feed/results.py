@@ -16,12 +16,17 @@ FeedStatus = Literal["ok", "not_modified", "error"]
 
 @dataclass(frozen=True)
 class FeedRequest:
-    """One feed to poll, with the validators stored from its previous successful fetch."""
+    """One feed to poll, with the validators stored from its previous successful fetch.
+
+    ``known_ids`` are the external ids of items stored already (those of the feed's previous
+    document): their texts are not prepared again, as the store only compares them.
+    """
 
     source_name: str
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    known_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
