@@ -17,7 +17,7 @@ A process that dies mid-poll (a crash in a C parser, the kernel's OOM killer) lo
 the feeds it had not delivered are polled again by a fresh process; should that die too,
 they come back as errors. The processes start from a fork server (never forked from the
 threaded worker), live across polls, and are replaced after :data:`TASKS_PER_PROCESS`
-feeds, so what a long-lived parser accumulates cannot grow without bound. One poll at a
+documents, so what a long-lived parser accumulates cannot grow without bound. One poll at a
 time uses them; a second caller waits for the first.
 """
 
@@ -41,7 +41,7 @@ from .results import FeedRequest, FeedResult, FetchSettings
 
 _log = logging.getLogger(__name__)
 
-#: Feeds a worker process polls before a fresh process takes its place (between polls).
+#: Documents a worker process parses before a fresh process takes its place (between polls).
 TASKS_PER_PROCESS: Final = 1000
 #: How long a cancelled worker may take to wind its poll down before it is killed.
 _CANCEL_GRACE_SECONDS: Final = 30.0
@@ -140,7 +140,6 @@ def _round(
             replace(settings, parse_workers=0, max_concurrency=concurrency),
             queries,
         )
-        worker.documents += len(share_indices)
         if worker.send(job):
             active[worker.conn] = _Share(worker, share_indices)
         else:
@@ -167,6 +166,8 @@ def _round(
                     continue
                 index = share.indices[delivery.index]
                 share.delivered.add(index)
+                if delivery.result.status == "ok":
+                    share.worker.documents += 1
                 results[index] = _delivered(delivery.result, on_result)
                 if delivery.holds_slot:
                     share.worker.send(_RELEASE)
