@@ -208,6 +208,7 @@ class _Batch:
     def look_up(self, parts: Sequence[tuple[int, Sequence[Incoming], Preparations | None]]) -> None:
         """Find which items of the (source id, items, preparations) parts about to be stored
         are stored already, by their external id, text or link: one query each for them all."""
+        external_ids: dict[int, list[str]] = {}
         for source_id, items, preparations in parts:
             self.digests.update(
                 (
@@ -218,16 +219,10 @@ class _Batch:
                 )
                 for position, item in enumerate(items)
             )
-            self._seen_by_source.setdefault(source_id, {})
-        self._seen_by_source.update(
-            repo.article_ids_by_external_id(
-                self.session,
-                {
-                    source_id: [stored_external_id(item.article.external_id) for item in items]
-                    for source_id, items, _ in parts
-                },
+            external_ids.setdefault(source_id, []).extend(
+                stored_external_id(item.article.external_id) for item in items
             )
-        )
+        self._seen_by_source.update(repo.article_ids_by_external_id(self.session, external_ids))
         # What an earlier part of this batch stored is known here already, and not written yet.
         digests = {self.digests[id(item)] for _, items, _ in parts for item in items}
         self.by_hash.update(

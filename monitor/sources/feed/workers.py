@@ -31,7 +31,7 @@ import signal
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Final, cast
@@ -85,7 +85,6 @@ class _Share:
 
     worker: _Worker
     indices: list[int]
-    delivered: set[int] = field(default_factory=set)
 
 
 def poll_in_workers(
@@ -154,7 +153,7 @@ def _round(
                 except (EOFError, OSError):
                     _log.error("a feed worker process died; polling its remaining feeds again")
                     share.worker.broken = True
-                    lost.extend(i for i in share.indices if i not in share.delivered)
+                    lost.extend(i for i in share.indices if results[i] is None)
                     del active[conn]
                     continue
                 if delivery is None:
@@ -165,7 +164,6 @@ def _round(
                     failure = failure or delivery.failure
                     continue
                 index = share.indices[delivery.index]
-                share.delivered.add(index)
                 if delivery.result.status == "ok":
                     share.worker.documents += 1
                 results[index] = _delivered(delivery.result, on_result)
