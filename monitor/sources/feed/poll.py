@@ -1,10 +1,10 @@
 """Polling many feeds at once, politely, behind one synchronous call.
 
 :class:`FeedPoll` is one poll's event loop, run in a helper thread. It fetches with at most
-``per_host`` requests to any one host and ``max_concurrency`` overall, parses each body in a
-thread of its own and hands results over as they are ready, so fetching, parsing and the
-caller's storing all overlap. A failing feed becomes an ``error`` result; it never stops
-the poll.
+``per_host`` requests to any one host and ``max_concurrency`` overall, parses each body (on
+the loop, or a large one in a thread) and hands results over as they are ready, so
+fetching, parsing and the caller's storing all overlap. A failing feed becomes an ``error``
+result; it never stops the poll.
 
 :func:`poll_feeds` runs that loop in the feed worker processes (:mod:`.workers`), each over
 its share of the hosts, or with ``parse_workers=0`` in the calling process itself.
@@ -100,13 +100,9 @@ def _poll_here(
                 if delivery.failure is not None:
                     raise delivery.failure
                 break
-            result = delivery.result
-            if on_result is not None:
-                on_result(result)
-                result = replace(result, articles=(), prepared=())
+            results[delivery.index] = hand_over(delivery.result, on_result)
             if delivery.holds_slot:
                 poll.release_slot()
-            results[delivery.index] = result
     except BaseException:
         poll.cancel()
         _drain(deliveries, thread)
@@ -114,6 +110,14 @@ def _poll_here(
     finally:
         thread.join()
     return [r for r in results if r is not None]
+
+
+def hand_over(result: FeedResult, on_result: Callable[[FeedResult], None] | None) -> FeedResult:
+    """Give the result to ``on_result``; what the poll keeps of it once that has its articles."""
+    if on_result is None:
+        return result
+    on_result(result)
+    return replace(result, articles=(), prepared=())
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Final, cast
 
-from .poll import Delivery, FeedPoll, host_of
+from .poll import Delivery, FeedPoll, hand_over, host_of
 from .results import FeedRequest, FeedResult, FetchSettings
 
 _log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def poll_in_workers(
                 error="the feed worker process died twice while this feed was being polled",
                 error_type="WorkerDied",
             )
-            results[index] = _delivered(lost, on_result)
+            results[index] = hand_over(lost, on_result)
     return [result for result in results if result is not None]
 
 
@@ -166,7 +166,7 @@ def _round(
                 index = share.indices[delivery.index]
                 if delivery.result.status == "ok":
                     share.worker.documents += 1
-                results[index] = _delivered(delivery.result, on_result)
+                results[index] = hand_over(delivery.result, on_result)
                 if delivery.holds_slot:
                     share.worker.send(_RELEASE)
     except BaseException:
@@ -184,14 +184,6 @@ def _received(conn: Connection) -> Delivery | None:
         logging.getLogger(message.name).handle(message)
         return None
     return message
-
-
-def _delivered(result: FeedResult, on_result: Callable[[FeedResult], None] | None) -> FeedResult:
-    """Hand the result on; what is kept of it once ``on_result`` has its articles."""
-    if on_result is None:
-        return result
-    on_result(result)
-    return replace(result, articles=(), prepared=())
 
 
 def _shares(
