@@ -6,6 +6,7 @@ size limits and the charset the server declares.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -14,7 +15,9 @@ import pytest
 from feedserver import FeedServer, fixture
 
 from monitor import __version__
+from monitor.errors import FetchError
 from monitor.sources.feed import USER_AGENT, FeedRequest, FeedResult, FetchSettings, poll_feeds
+from monitor.sources.feed.decompress import BodyTooLarge, BoundedDecoder
 
 INLINE = FetchSettings(parse_workers=0)
 
@@ -79,6 +82,38 @@ def test_corrupt_gzip_is_a_fetch_error(server: FeedServer) -> None:
     result = poll_one(url)
     assert result.status == "error"
     assert (result.error or "").startswith("corrupt gzip response body")
+
+
+def test_a_gzip_body_of_several_members_is_read_whole(server: FeedServer) -> None:
+    """Concatenated gzip members are one body (RFC 1952); stopping at the first loses items."""
+    document = fixture("rss2.xml")
+    cut = len(document) // 2
+    members = gzip.compress(document[:cut], mtime=0) + gzip.compress(document[cut:], mtime=0)
+    url = server.route("/members.xml", members, headers={"Content-Encoding": "gzip"})
+    assert titles(poll_one(url)) == RSS_TITLES
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 4096])
+def test_gzip_members_decode_across_any_chunking(chunk_size: int) -> None:
+    body = b"first member. " * 50 + b"second member." * 50
+    encoded = gzip.compress(body[:700], mtime=0) + gzip.compress(body[700:], mtime=0) + b"\0" * 8
+    decoder = BoundedDecoder("gzip", limit=len(body))
+    chunks = [encoded[start : start + chunk_size] for start in range(0, len(encoded), chunk_size)]
+    assert b"".join(decoder.feed(chunk) for chunk in chunks) + decoder.flush() == body
+
+
+def test_the_size_limit_counts_every_gzip_member() -> None:
+    encoded = gzip.compress(b"a" * 600, mtime=0) + gzip.compress(b"b" * 600, mtime=0)
+    with pytest.raises(BodyTooLarge):
+        BoundedDecoder("gzip", limit=1000).feed(encoded)
+
+
+def test_a_cut_off_second_gzip_member_is_corrupt() -> None:
+    encoded = gzip.compress(b"a" * 600, mtime=0) + gzip.compress(b"b" * 600, mtime=0)[:-6]
+    decoder = BoundedDecoder("gzip", limit=10_000)
+    assert decoder.feed(encoded).startswith(b"a" * 600)
+    with pytest.raises(FetchError, match="truncated"):
+        decoder.flush()
 
 
 def test_empty_compressed_answers_are_not_corrupt(server: FeedServer) -> None:

@@ -63,12 +63,16 @@ class BoundedDecoder:
         data = chunk
         try:
             while data:
+                if self._zlib.eof:
+                    # A gzip body may hold several members, to be read as one (RFC 1952, 2.2);
+                    # what follows a deflate stream, or zero padding, is not part of the body.
+                    if self._coding == "deflate" or not data.strip(b"\0"):
+                        break
+                    self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
                 room = self._limit - self._size + 1
                 piece = self._zlib.decompress(data, room)
                 out.append(self._count(piece))
-                data = self._zlib.unconsumed_tail
-                if self._zlib.eof:
-                    break
+                data = self._zlib.unused_data if self._zlib.eof else self._zlib.unconsumed_tail
         except zlib.error as exc:
             raise FetchError(f"corrupt {self._coding} response body: {exc}") from None
         return b"".join(out)
