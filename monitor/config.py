@@ -184,6 +184,7 @@ class FeedsConfig(StrictModel):
     per_host: int = Field(default=defaults.FEED_PER_HOST_CONCURRENCY, ge=1)
     max_concurrency: int = Field(default=defaults.FEED_MAX_CONCURRENCY, ge=1)
     processes: int = Field(default=defaults.FEED_PARSE_WORKERS, ge=0)
+    parse_timeout: Duration = defaults.FEED_PARSE_TIMEOUT_SECONDS
     backoff_cap: Duration = defaults.FEED_BACKOFF_CAP_SECONDS
     first_poll_spread: Duration = defaults.FEED_FIRST_POLL_SPREAD_SECONDS
     dispatch_every: Duration = defaults.FEED_DISPATCH_EVERY_SECONDS

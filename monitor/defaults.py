@@ -91,6 +91,11 @@ FEED_MAX_CONCURRENCY = 100
 #: CPU-bound); 0 polls in the worker process itself.
 FEED_PARSE_WORKERS = 2
 
+#: A feed worker process still parsing (and preparing) one document after this long is
+#: replaced: that feed fails with ``ParseTimeout`` and the process's other feeds are polled
+#: again, so one pathological document cannot stall every feed of its process.
+FEED_PARSE_TIMEOUT_SECONDS = 60.0
+
 #: A failing feed is retried with exponential backoff up to this delay; it is never disabled.
 FEED_BACKOFF_CAP_SECONDS = 6 * 3600.0
 

@@ -52,6 +52,7 @@ def fetch_settings(config: FeedsConfig) -> FetchSettings:
         per_host=config.per_host,
         max_concurrency=config.max_concurrency,
         parse_workers=config.processes,
+        parse_timeout=config.parse_timeout,
     )
 
 

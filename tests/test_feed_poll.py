@@ -178,6 +178,42 @@ def test_feeds_of_a_worker_killed_mid_poll_are_polled_again(server: FeedServer) 
     assert victims[0] not in worker_pids()
 
 
+def test_a_document_parsing_past_the_time_limit_fails_alone_and_its_process_is_replaced(
+    server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    items = "".join(
+        f"<item><guid>slow-{n}</guid><title>Item {n}</title><description>{'word ' * 400}</description></item>"
+        for n in range(4000)
+    )
+    slow = server.route(
+        "/slow.xml", f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>', host=0
+    )
+    # Same host as the slow document, so polled by the same process, some of them after it.
+    quick = [server.serve_fixture(f"/q{i}.xml", "rss2.xml", host=0, delay=0.05 * i) for i in range(6)]
+    settings = FetchSettings(parse_workers=2, parse_timeout=0.05)
+    poll_feeds([FeedRequest("warm-up", quick[0])], settings)
+    before = set(worker_pids())
+    with caplog.at_level(logging.WARNING):
+        results = poll_feeds(
+            [FeedRequest("slow", slow)] + [FeedRequest(f"q{i}", u) for i, u in enumerate(quick)], settings
+        )
+    assert (results[0].status, results[0].error_type) == ("error", "ParseTimeout")
+    assert results[0].error == "parsing took longer than 0.05 s; the document was abandoned"
+    assert [(r.status, r.article_count) for r in results[1:]] == [("ok", 6)] * 6
+    assert len(before - set(worker_pids())) == 1  # the process stuck in the parse is gone
+    assert any(f"feed {slow}: parsing took longer than 0.05 s" in r.getMessage() for r in caplog.records)
+    assert [r.status for r in poll_feeds([FeedRequest("again", quick[1])], settings)] == ["ok"]
+
+
+def test_the_parse_time_limit_leaves_slow_fetches_alone(server: FeedServer) -> None:
+    """Only parsing counts: a server that takes its time is the fetch timeout's business."""
+    url = server.serve_fixture("/late.xml", "rss2.xml", delay=0.5)
+    settings = FetchSettings(parse_workers=2, parse_timeout=0.05)
+    assert [(r.status, r.article_count) for r in poll_feeds([FeedRequest("late", url)], settings)] == [
+        ("ok", 6)
+    ]
+
+
 def test_feeds_are_shared_out_by_whole_hosts_with_the_overall_limit_divided() -> None:
     hosts = ["a"] * 5 + ["b"] * 3 + ["c"] * 2 + ["d"] * 2
     requests = [FeedRequest(str(i), f"http://{host}.example/{i}.xml") for i, host in enumerate(hosts)]
@@ -229,6 +265,7 @@ def test_no_requests_no_work() -> None:
         ("max_bytes", 0, "max_bytes must be at least 1"),
         ("max_redirects", -1, "max_redirects must not be negative"),
         ("parse_workers", -2, "parse_workers must not be negative"),
+        ("parse_timeout", 0, "parse_timeout must be positive"),
     ],
 )
 def test_invalid_settings_are_rejected(field: str, value: float, message: str) -> None:

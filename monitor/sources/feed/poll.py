@@ -7,7 +7,9 @@ fetching, parsing and the caller's storing all overlap. A failing feed becomes a
 result; it never stops the poll.
 
 :func:`poll_feeds` runs that loop in the feed worker processes (:mod:`.workers`), each over
-its share of the hosts, or with ``parse_workers=0`` in the calling process itself.
+its share of the hosts, or with ``parse_workers=0`` in the calling process itself (where
+``parse_timeout`` cannot be enforced: a parse in progress cannot be interrupted, only the
+process running it ended).
 
 Memory stays bounded however slow ``on_result`` is: a document holds one of a few parse slots
 from the moment its parsing starts until ``on_result`` has returned for its result, and while
@@ -148,6 +150,8 @@ class FeedPoll:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._cancelled = threading.Event()
+        # request index -> time.monotonic() when its document's parse began, while it runs
+        self._parsing: dict[int, float] = {}
 
     def run(self) -> None:
         failure: BaseException | None = None
@@ -165,6 +169,12 @@ class FeedPoll:
         if loop is not None and task is not None:
             with contextlib.suppress(RuntimeError):  # the loop has already finished
                 loop.call_soon_threadsafe(task.cancel)
+
+    def parsing_longer_than(self, seconds: float) -> list[int]:
+        """The requests (by index) whose document has been parsing for over ``seconds``
+        (callable from any thread)."""
+        since = time.monotonic() - seconds
+        return [index for index, started in list(self._parsing.items()) if started < since]
 
     def release_slot(self) -> None:
         """The caller has taken a result that held a parse slot (called from its thread)."""
@@ -195,7 +205,7 @@ class FeedPoll:
     async def _poll_one(self, index: int, request: FeedRequest) -> None:
         holds_slot = False
         try:
-            result, holds_slot = await self._fetch_and_parse(request)
+            result, holds_slot = await self._fetch_and_parse(index, request)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must cost one feed, not the poll
@@ -206,7 +216,7 @@ class FeedPoll:
         # Never blocks: the parse slots bound what waits here, apart from small results.
         self._deliveries.put_nowait(Delivery(index, result, holds_slot=holds_slot))
 
-    async def _fetch_and_parse(self, request: FeedRequest) -> tuple[FeedResult, bool]:
+    async def _fetch_and_parse(self, index: int, request: FeedRequest) -> tuple[FeedResult, bool]:
         """The feed's result, and whether it holds a parse slot (until the caller takes it)."""
         host = host_of(request.url)
         async with self._host_slots[host], self._slots:
@@ -232,6 +242,7 @@ class FeedPoll:
             if fetched.status == 304:
                 return _not_modified(request, fetched, time.monotonic() - started), False
             await self._parse_slots.acquire()
+        self._parsing[index] = time.monotonic()
         try:
             args = (fetched.body, fetched.headers, fetched.final_url, request.source_name, fetched_at)
             if len(fetched.body) <= INLINE_PARSE_BYTES:
@@ -241,6 +252,8 @@ class FeedPoll:
         except BaseException:
             self._parse_slots.release()
             raise
+        finally:
+            del self._parsing[index]
         elapsed = time.monotonic() - started
         if isinstance(parsed, ParseFailure):
             self._parse_slots.release()  # an error is small: it need not hold a slot

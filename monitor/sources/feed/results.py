@@ -40,9 +40,10 @@ class FetchSettings:
     max_concurrency: int = defaults.FEED_MAX_CONCURRENCY
     max_redirects: int = defaults.FEED_MAX_REDIRECTS
     parse_workers: int = defaults.FEED_PARSE_WORKERS
+    parse_timeout: float = defaults.FEED_PARSE_TIMEOUT_SECONDS  # enforced in worker processes
 
     def __post_init__(self) -> None:
-        for name in ("connect_timeout", "total_timeout"):
+        for name in ("connect_timeout", "total_timeout", "parse_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         for name in ("max_bytes", "per_host", "max_concurrency"):

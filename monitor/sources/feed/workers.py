@@ -15,17 +15,23 @@ pauses fetching in every process.
 
 A process that dies mid-poll (a crash in a C parser, the kernel's OOM killer) loses no feed:
 the feeds it had not delivered are polled again by a fresh process; should that die too,
-they come back as errors. The processes start from a fork server (never forked from the
-threaded worker), live across polls, and are replaced after :data:`TASKS_PER_PROCESS`
-documents, so what a long-lived parser accumulates cannot grow without bound. One poll at a
-time uses them; a second caller waits for the first.
+they come back as errors. A process still parsing one document after ``parse_timeout``
+reports that feed as failed (``ParseTimeout``) and ends itself, since a parse cannot be
+interrupted; its other feeds then go the same way as a dead process's.
+
+The processes start from a fork server (never forked from the threaded worker), live across
+polls, and are replaced after :data:`TASKS_PER_PROCESS` documents, so what a long-lived
+parser accumulates cannot grow without bound. One poll at a time uses them; a second caller
+waits for the first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import multiprocessing
+import os
 import queue
 import signal
 import threading
@@ -34,7 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Final, cast
+from typing import Final, NoReturn, cast
 
 from .poll import Delivery, FeedPoll, hand_over, host_of
 from .results import FeedRequest, FeedResult, FetchSettings
@@ -289,6 +295,14 @@ class _Outbound:
         with self._lock:
             self._conn.send(message)
 
+    def send_last(self, messages: Sequence[Delivery]) -> NoReturn:
+        """Send ``messages``, then end the process while no other thread can be mid-message."""
+        with self._lock:
+            with contextlib.suppress(OSError, ValueError):
+                for message in messages:
+                    self._conn.send(message)
+            os._exit(1)
+
 
 class _ForwardedLogs(logging.handlers.QueueHandler):
     """Sends the worker's log records (made picklable: message and traceback as text) to
@@ -310,8 +324,16 @@ def _run(conn: Connection, outbound: _Outbound, job: _Job) -> bool:
     sender = threading.Thread(target=_send_all, args=(outbound, deliveries), name="feed-send", daemon=True)
     poller.start()
     sender.start()
+    limit = job.settings.parse_timeout
     try:
-        while (command := conn.recv()) != _OVER:
+        while True:
+            if not conn.poll(min(1.0, limit / 4)):
+                if overdue := poll.parsing_longer_than(limit):
+                    _abandon(outbound, job, overdue)
+                continue
+            command = conn.recv()
+            if command == _OVER:
+                break
             if command == _RELEASE:
                 poll.release_slot()
             elif command == _CANCEL:
@@ -322,6 +344,34 @@ def _run(conn: Connection, outbound: _Outbound, job: _Job) -> bool:
     poller.join()
     sender.join()
     return True
+
+
+def _abandon(outbound: _Outbound, job: _Job, overdue: list[int]) -> NoReturn:
+    """Fail the feeds whose document takes too long to parse, then end this process.
+
+    A parse cannot be interrupted (it may be inside C code), so the process goes with it; the
+    caller polls its other undelivered feeds again in a fresh one, as after a crash.
+    """
+    limit = job.settings.parse_timeout
+    for index in overdue:
+        _log.warning(
+            "feed %s: parsing took longer than %g s; replacing its worker process",
+            job.requests[index].url,
+            limit,
+        )
+    failures = [
+        Delivery(
+            index,
+            FeedResult(
+                job.requests[index],
+                "error",
+                error=f"parsing took longer than {limit:g} s; the document was abandoned",
+                error_type="ParseTimeout",
+            ),
+        )
+        for index in overdue
+    ]
+    outbound.send_last(failures)
 
 
 def _send_all(outbound: _Outbound, deliveries: queue.Queue[Delivery]) -> None:
