@@ -8,7 +8,8 @@ with B-cubed and pairwise precision, recall and F1. ECB+ dates are missing for t
 the documents and unreliable for the rest (a crawl date, a date mentioned in the text), so
 every document gets the same timestamp: the score measures text similarity alone, and the
 time window never helps. ECB+ pairs each event with a deliberately similar one (two rehab
-stories about two actresses), which is what makes it hard.
+stories about two actresses), which is what makes it hard. The same stream is also scored
+cut down to a title and two sentences, and to the title alone, as many feeds carry news.
 
 Speed: articles per second over the ECB+ stream (median of 3 runs, assign + add per article),
 and the cost per article after 1,000 and after 100,000 prior articles of a synthetic stream of
@@ -28,6 +29,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.model import Role
 from monitor.stories import StoryDoc, StoryEngine
+from monitor.stories.text import split_sentences
 
 DATA = Path(__file__).resolve().parent / "data" / "ecbplus-events.jsonl"
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
@@ -106,6 +109,21 @@ def print_error_sources(predicted: Sequence[int], gold: Sequence[str]) -> None:
         f"  stories mixing two topics: {mixed_topics}; stories mixing the two events of one topic: "
         f"{mixed_events} (in {merged_topics} of {topics} topics)"
     )
+
+
+def shorter_styles(docs: Sequence[StoryDoc]) -> list[tuple[str, list[StoryDoc]]]:
+    """The documents cut down the way feeds often carry news: a title and a short summary, or
+    the title alone. ECB+'s title is each document's first line (a headline, or in the older
+    half the first sentence). Not a target: it shows how far the default settings hold with
+    less text to go on.
+    """
+    return [
+        (
+            "title + first two sentences (a feed summary)",
+            [replace(doc, body=" ".join(split_sentences(doc.body)[:2])) for doc in docs],
+        ),
+        ("title only", [replace(doc, body="") for doc in docs]),
+    ]
 
 
 def pairwise(predicted: Sequence[int], gold: Sequence[str]) -> tuple[float, float, float]:
@@ -223,6 +241,10 @@ def main() -> None:
     print(f"  pairwise  precision {p_p:.3f}  recall {p_r:.3f}  F1 {p_f:.3f}")
     print("  roles: " + ", ".join(f"{role.value} {roles[role]}" for role in Role))
     print_error_sources(predicted, gold)
+    print("  the same stream in shorter styles (default settings, B-cubed P / R / F1):")
+    for label, styled in shorter_styles(docs):
+        s_p, s_r, s_f = bcubed(run(StoryEngine(), styled)[0], gold)
+        print(f"    {label:<44} {s_p:.3f} / {s_r:.3f} / {s_f:.3f}")
     if args.quick:
         return
 
