@@ -35,6 +35,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -325,19 +326,24 @@ def _run(conn: Connection, outbound: _Outbound, job: _Job) -> bool:
     poller.start()
     sender.start()
     limit = job.settings.parse_timeout
+    check_every = min(1.0, limit / 4)
+    next_check = time.monotonic() + check_every
     try:
         while True:
-            if not conn.poll(min(1.0, limit / 4)):
+            # Checked on the clock, not only when idle: results of the other feeds may keep
+            # commands coming while one document is stuck in a parsing thread.
+            if conn.poll(max(0.0, next_check - time.monotonic())):
+                command = conn.recv()
+                if command == _OVER:
+                    break
+                if command == _RELEASE:
+                    poll.release_slot()
+                elif command == _CANCEL:
+                    poll.cancel()
+            if time.monotonic() >= next_check:
                 if overdue := poll.parsing_longer_than(limit):
                     _abandon(outbound, job, overdue)
-                continue
-            command = conn.recv()
-            if command == _OVER:
-                break
-            if command == _RELEASE:
-                poll.release_slot()
-            elif command == _CANCEL:
-                poll.cancel()
+                next_check = time.monotonic() + check_every
     except (EOFError, OSError):
         poll.cancel()
         return False
