@@ -199,9 +199,14 @@ def test_a_missing_config_file_is_one_readable_line(tmp_path: Path) -> None:
 
 
 def test_feed_settings_reach_the_poller() -> None:
-    config = parse_config({"feeds": {"processes": 0, "per_host": 3, "timeout": "5s"}})
+    config = parse_config({"feeds": {"processes": 0, "per_host": 3, "timeout": "5s", "parse_timeout": "2m"}})
     settings = fetch_settings(config.feeds)
     assert (settings.parse_workers, settings.per_host, settings.total_timeout) == (0, 3, 5.0)
-    assert fetch_settings(parse_config({}).feeds).parse_workers == defaults.FEED_PARSE_WORKERS
+    assert settings.parse_timeout == 120.0
+    default = fetch_settings(parse_config({}).feeds)
+    assert default.parse_workers == defaults.FEED_PARSE_WORKERS
+    assert default.parse_timeout == defaults.FEED_PARSE_TIMEOUT_SECONDS
     with pytest.raises(ConfigError, match="processes"):
         parse_config({"feeds": {"processes": -1}})
+    with pytest.raises(ConfigError, match=r"feeds\.parse_timeout.*positive"):
+        parse_config({"feeds": {"parse_timeout": "0s"}})
