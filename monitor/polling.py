@@ -22,7 +22,7 @@ from monitor.config import FolderSourceConfig
 from monitor.errors import SourceError
 from monitor.model import FileVersion, Incoming, Rejection
 from monitor.pipeline import IngestReport, Pipeline
-from monitor.sources.folder import FolderSource
+from monitor.sources.folder import FolderSource, arrival_order
 from monitor.store import repo
 from monitor.store.tables import SourceRow
 from monitor.stories.prepare import (
@@ -176,7 +176,7 @@ def ingest_paths(
         )
     files: list[Path] = []
     for path in paths:
-        files.extend(sorted(path.glob(config.pattern)) if path.is_dir() else [path])
+        files.extend(sorted(path.glob(config.pattern), key=arrival_order) if path.is_dir() else [path])
     queries = pipeline.topic_queries() if len(files) >= POOL_MIN_ITEMS else None
     with _fewer_collections():
         queued: deque[_Step] = deque()

@@ -4,6 +4,7 @@ still being written waits, handled files can be moved away, and a missing folder
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SEED_FIRST, SEED_UPDATE, UNRELATED_ARTICLE, copy_seeds
+from conftest import SEED_FIRST, SEED_UPDATE, SEEDS_DIR, UNRELATED_ARTICLE, copy_seeds
 from sqlalchemy import select
 
 from monitor.app import App
@@ -69,6 +70,49 @@ def _rejection_logs(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:
 @pytest.fixture
 def inbox_config(tmp_path: Path, write_config: Callable[..., Path]) -> Config:
     return load_config(write_config(tmp_path))
+
+
+def _roles_by_file(app: App) -> dict[str, str]:
+    with app.sessions() as session:
+        rows = session.execute(
+            select(SourceFileRow.path, ArticleRow.role).join(
+                ArticleRow, ArticleRow.id == SourceFileRow.article_id
+            )
+        )
+        return {Path(path).name: role for path, role in rows}
+
+
+def _drop_seeds_numbered(inbox: Path, first: int, update: int) -> tuple[str, str]:
+    """Seed 000 as file number ``first`` and seed 002 as number ``update``, unpadded."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    names = (f"{first}_5d930837eff73e1e.txt", f"{update}_fa0feb96f6a484b8.txt")
+    for seed, name in zip((SEED_FIRST, SEED_UPDATE), names, strict=True):
+        shutil.copy2(SEEDS_DIR / seed, inbox / name)
+    return names
+
+
+def test_files_arrive_in_the_numeric_order_of_their_prefix_however_many_digits(
+    inbox_config: Config, build_app: Callable[[Config], App]
+) -> None:
+    inbox = Path(inbox_config.sources[0].location)
+    first, update = _drop_seeds_numbered(inbox, 999, 1000)  # by name alone, "1000_" sorts first
+    app = build_app(inbox_config)
+    assert app.poll("inbox").report.stored == 2
+    ingested = _ingested(app)
+    assert ingested[first] < ingested[update]  # type: ignore[operator]
+    assert _roles_by_file(app) == {first: "first", update: "update"}
+
+
+def test_ingest_takes_a_folder_in_the_numeric_order_of_its_prefixes(
+    inbox_config: Config, build_app: Callable[[Config], App], tmp_path: Path
+) -> None:
+    folder = tmp_path / "history"
+    first, update = _drop_seeds_numbered(folder, 9, 10)
+    result = CliRunner().invoke(
+        cli, ["--config", str(tmp_path / "monitor.yaml"), "ingest", "--no-deliver", str(folder)]
+    )
+    assert result.exit_code == 0, result.output
+    assert _roles_by_file(build_app(inbox_config)) == {first: "first", update: "update"}
 
 
 @pytest.mark.parametrize("name", BAD_FILES)

@@ -1,16 +1,19 @@
 """The drop-folder source: turns new files in a folder into articles, each exactly once.
 
-A file's identity is the SHA-256 of its bytes, so a renamed or re-dropped copy does
-nothing. A file whose size or mtime changes while it is read, or (if modified in the last
-moment) during a short pause after, is still being written and waits for the next pass.
-Bad files become :class:`~monitor.model.Rejection` s with a reason; the scan itself only
-fails when the folder cannot be read at all.
+Files are read in :func:`arrival_order`: the seeds format's numeric prefix orders them, so
+``999_…`` comes before ``1000_…`` however many digits the prefix has. A file's identity is
+the SHA-256 of its bytes, so a renamed or re-dropped copy does nothing. A file whose size
+or mtime changes while it is read, or (if modified in the last moment) during a short pause
+after, is still being written and waits for the next pass. Bad files become
+:class:`~monitor.model.Rejection` s with a reason; the scan itself only fails when the
+folder cannot be read at all.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +32,16 @@ FAILED_DIR = "failed"
 #: A file modified less than this long ago is looked at again after this pause: a writer
 #: appending every few milliseconds is rarely caught in the microseconds one read takes.
 SETTLE_SECONDS = 0.2
+
+_DIGIT_RUNS = re.compile(r"(\d+)")
+
+
+def arrival_order(path: Path) -> tuple[str | int, ...]:
+    """Sort key for a folder's files: by name, with each run of digits compared as a number
+    ("natural" order), so ``9_…`` precedes ``10_…`` and a zero-padded prefix sorts as before."""
+    parts = _DIGIT_RUNS.split(path.name)
+    # Text and numbers alternate (text first), so two keys compare like with like.
+    return tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
 
 
 @dataclass
@@ -66,7 +79,7 @@ class FolderSource:
         handled = self._handled if self._handled is not None else set()
         result = FolderScan()
         candidates: list[tuple[Path, FileVersion, bytes]] = []
-        for path in sorted(self.folder.glob(self.config.pattern)):
+        for path in sorted(self.folder.glob(self.config.pattern), key=arrival_order):
             key = str(path)
             try:
                 before = path.stat()
