@@ -72,21 +72,7 @@ def poll_folder(
         record_health(sessions, source_id, clock(), error=outcome.error, every=config.every)
         log.error("%s", exc, extra={"source": config.name})
         return outcome
-    with sessions.begin() as session:
-        for version in scan.copies:
-            # A renamed or re-dropped copy: remember it so it is not read again, nothing more.
-            repo.record_file(
-                session,
-                source_id=source_id,
-                path=version.path,
-                content_hash=version.content_hash,
-                size=version.size,
-                mtime_ns=version.mtime_ns,
-                status="copy",
-                reason=None,
-                article_id=None,
-                now=clock(),
-            )
+    record_copies(sessions, source_id, scan.copies, clock())
     outcome.report = pipeline.ingest(row, scan.incoming, scan.rejected)
     outcome.report.known += len(scan.copies)
     outcome.busy = scan.busy
@@ -102,6 +88,27 @@ def poll_folder(
     )
     record_health(sessions, source_id, clock(), error=None, every=config.every)
     return outcome
+
+
+def record_copies(
+    sessions: sessionmaker[Session], source_id: int, copies: Iterable[FileVersion], now: datetime
+) -> None:
+    """Record renamed or re-dropped copies of stored files: never read again, nothing more
+    (``stories --json`` lists them with the article they repeat)."""
+    with sessions.begin() as session:
+        for version in copies:
+            repo.record_file(
+                session,
+                source_id=source_id,
+                path=version.path,
+                content_hash=version.content_hash,
+                size=version.size,
+                mtime_ns=version.mtime_ns,
+                status="copy",
+                reason=None,
+                article_id=None,
+                now=now,
+            )
 
 
 def record_health(
@@ -185,9 +192,11 @@ def ingest_paths(
                 _Step(files[start : start + _INGEST_CHUNK], source, sessions, queries, first=not start)
             )
             if len(queued) > _STEPS_AHEAD:
-                _ingest_step(queued.popleft(), queued, pipeline, sessions, source, row, outcome, progress)
+                _ingest_step(
+                    queued.popleft(), queued, pipeline, sessions, source, row, outcome, progress, clock
+                )
         while queued:
-            _ingest_step(queued.popleft(), queued, pipeline, sessions, source, row, outcome, progress)
+            _ingest_step(queued.popleft(), queued, pipeline, sessions, source, row, outcome, progress, clock)
     return outcome
 
 
@@ -343,8 +352,10 @@ def _ingest_step(
     row: SourceRow,
     outcome: PollOutcome,
     progress: Callable[[int], None],
+    clock: Callable[[], datetime],
 ) -> None:
-    """Store one step's files; contents stored already (by now) are only counted."""
+    """Store one step's files; contents stored already (by now) are only counted, and
+    recorded as copies."""
     with sessions() as session:
         known = repo.ingested_content_hashes(session, (version.content_hash for _, version, _ in step.read))
     parsed = step.parsed(pipeline.topic_queries(), later)
@@ -352,9 +363,11 @@ def _ingest_step(
     ready: list[PreparedArticle | None] = []
     indexes: list[int | None] = []
     rejected = step.rejected
+    copies: list[FileVersion] = []
     for position, (path, version, data) in enumerate(step.read):
         if version.content_hash in known:
             outcome.report.known += 1
+            copies.append(version)
             continue
         known.add(version.content_hash)
         result, preparation = parsed.get(position) or (source.read(path, version, data), None)
@@ -366,6 +379,7 @@ def _ingest_step(
             indexes.append(step.ahead_index.get(position))
     prepared = _StepPreparations(ready, step.ahead, indexes) if step.tasks or step.ahead else None
     outcome.report.add(pipeline.ingest(row, incoming, rejected, prepared))
+    record_copies(sessions, row.id, copies, clock())
     progress(len(step.files))
 
 

@@ -28,7 +28,17 @@ DATA = Path(__file__).parent / "data"
 BAD_CONFIGS: list[dict[str, str]] = yaml.safe_load((DATA / "config_errors.yaml").read_text(encoding="utf-8"))
 
 STORY_KEYS = {"id", "title", "topics", "first_seen", "updated", "articles"}
-ARTICLE_KEYS = {"id", "title", "source", "origin", "published", "role"}
+ARTICLE_KEYS = {
+    "id",
+    "title",
+    "source",
+    "origin",
+    "published",
+    "role",
+    "sources",
+    "copies",
+    "novel_sentences",
+}
 ROLES = {"first", "update", "duplicate", "related"}
 
 
@@ -214,6 +224,32 @@ def test_ingest_takes_files_and_folders_and_shares_the_drop_folders_ledger(
     dropped = invoke("--config", str(config), "once")
     assert dropped.exit_code == 0, dropped.stderr
     assert dropped.stdout == ""
+    # ...and each is listed as a copy of the article it repeats.
+    articles = [a for story in _stories(config) for a in story["articles"]]
+    assert {Path(a["origin"]).name: [Path(c) for c in a["copies"]] for a in articles} == {
+        SEED_FIRST: [tmp_path / "inbox" / SEED_FIRST],
+        SEED_UPDATE: [tmp_path / "inbox" / SEED_UPDATE],
+    }
+
+
+def test_identical_files_in_one_ingest_are_one_article_listing_the_copies(
+    tmp_path: Path, write_config: Callable[..., Path], database_url: str
+) -> None:
+    config = write_config(tmp_path, database=database_url)
+    folder = tmp_path / "history"
+    copy_seeds(folder, (SEED_FIRST,))
+    for name in ("again.txt", "and-again.txt"):
+        shutil.copy(folder / SEED_FIRST, folder / name)
+    assert invoke("--config", str(config), "db", "upgrade").exit_code == 0  # PostgreSQL needs it
+
+    result = invoke("--config", str(config), "ingest", "--no-deliver", str(folder))
+
+    assert result.exit_code == 0, result.stderr
+    assert "1 stored, 2 already known, 0 rejected" in result.stderr
+    [story] = _stories(config)
+    [article] = story["articles"]
+    assert Path(article["origin"]).name == SEED_FIRST
+    assert article["copies"] == [str(folder / "again.txt"), str(folder / "and-again.txt")]
 
 
 def test_ingest_of_a_missing_path_is_a_usage_error(tmp_path: Path, write_config: Callable[..., Path]) -> None:

@@ -37,7 +37,9 @@ def stories(ctx: Context, topic: str | None, as_json: bool, limit: int) -> None:
             ids = [row.id for row in rows]
             articles = repo.story_articles(session, ids)
             topics = repo.topics_by_story(session, ids)
-            origins = repo.article_sources_of(session, [a.id for group in articles.values() for a in group])
+            article_ids = [a.id for group in articles.values() for a in group]
+            origins = repo.article_sources_of(session, article_ids)
+            copies = repo.copies_of(session, article_ids)
         data: list[dict[str, Any]] = []
         for row in rows:
             members = []
@@ -52,6 +54,7 @@ def stories(ctx: Context, topic: str | None, as_json: bool, limit: int) -> None:
                         "published": _iso(article.published_at),
                         "role": article.role,
                         "sources": [name for name, _ in origins.get(article.id, [])],
+                        "copies": copies.get(article.id, []),
                         "novel_sentences": article.novel_sentences,
                     }
                 )

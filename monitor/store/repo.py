@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import Select, and_, delete, func, or_, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from monitor.model import AlertStatus
 from monitor.store.tables import (
@@ -125,6 +126,31 @@ def ingested_content_hashes(session: Session, hashes: Iterable[str]) -> set[str]
             )
         )
     )
+
+
+def copies_of(session: Session, article_ids: Sequence[int]) -> dict[int, list[str]]:
+    """For each article, the paths of byte-identical files that brought nothing new, in the
+    order they were seen."""
+    found: dict[int, list[str]] = {}
+    if not article_ids:
+        return found
+    stored = aliased(SourceFileRow)
+    rows = session.execute(
+        select(stored.article_id, SourceFileRow.path)
+        .join(stored, stored.content_hash == SourceFileRow.content_hash)
+        .where(
+            SourceFileRow.status == "copy",
+            stored.status == "ingested",
+            stored.article_id.in_(article_ids),
+            stored.path != SourceFileRow.path,
+        )
+        .order_by(SourceFileRow.id)
+    )
+    for article_id, path in rows:
+        paths = found.setdefault(cast(int, article_id), [])  # never NULL: filtered by IN
+        if path not in paths:
+            paths.append(path)
+    return found
 
 
 def record_file(
