@@ -7,7 +7,7 @@ import hashlib
 import logging
 import random
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -91,10 +91,12 @@ def poll_folder(
 
 
 def record_copies(
-    sessions: sessionmaker[Session], source_id: int, copies: Iterable[FileVersion], now: datetime
+    sessions: sessionmaker[Session], source_id: int, copies: Sequence[FileVersion], now: datetime
 ) -> None:
     """Record renamed or re-dropped copies of stored files: never read again, nothing more
     (``stories --json`` lists them with the article they repeat)."""
+    if not copies:
+        return
     with sessions.begin() as session:
         for version in copies:
             repo.record_file(
