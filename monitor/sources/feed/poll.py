@@ -174,7 +174,7 @@ class FeedPoll:
         """The requests (by index) whose document has been parsing for over ``seconds``
         (callable from any thread)."""
         since = time.monotonic() - seconds
-        return [index for index, started in list(self._parsing.items()) if started < since]
+        return [index for index, started in self._parsing.copy().items() if started < since]
 
     def release_slot(self) -> None:
         """The caller has taken a result that held a parse slot (called from its thread)."""
