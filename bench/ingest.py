@@ -60,8 +60,11 @@ TOPIC_QUERY = (
     "(Ukraine OR Ukrainian OR Kyiv OR Kiev OR Zelenskyy) AND (Russia OR Russian OR Kremlin OR Moscow) "
     'AND (talks OR negotiat* OR "peace deal" OR ceasefire OR envoy)'
 )
-TARGET_PER_SECOND = 2_000
-TARGET_FLOOR_RATIO = 3.0
+#: The stories issue's target, with grouping, duplicate detection and topic matching.
+TARGET_PER_SECOND = 1_000
+#: The foundation's first-stage targets, set before articles were grouped: kept for comparison.
+FIRST_STAGE_PER_SECOND = 2_000
+FIRST_STAGE_FLOOR_RATIO = 3.0
 TARGET_SCALING_RATIO = 1.3
 #: Sizes above this run --large-repeat times instead of --repeat.
 LARGE_SIZE = 20_000
@@ -285,9 +288,13 @@ def print_table(results: list[SizeResult]) -> None:
     slowest = min(result.rate for result in results)
     worst = max(result.floor_rate / result.rate for result in results)
     print(
-        f"targets (wall clock): >= {TARGET_PER_SECOND:,} articles/s: "
-        f"{verdict(slowest >= TARGET_PER_SECOND)}; "
-        f"<= {TARGET_FLOOR_RATIO:g}x the floor: {verdict(worst <= TARGET_FLOOR_RATIO)}"
+        f"target (wall clock, every size): >= {TARGET_PER_SECOND:,} articles/s: "
+        f"{verdict(slowest >= TARGET_PER_SECOND)}"
+    )
+    print(
+        f"first-stage targets, before grouping: >= {FIRST_STAGE_PER_SECOND:,} articles/s: "
+        f"{verdict(slowest >= FIRST_STAGE_PER_SECOND)}; "
+        f"<= {FIRST_STAGE_FLOOR_RATIO:g}x the floor: {verdict(worst <= FIRST_STAGE_FLOOR_RATIO)}"
     )
 
 
