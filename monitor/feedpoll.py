@@ -27,9 +27,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.batch import IngestReport
 from monitor.config import FeedsConfig, FeedSourceConfig
 from monitor.model import Incoming, RawArticle
-from monitor.pipeline import BATCH_SIZE, IngestReport, Pipeline
+from monitor.pipeline import BATCH_SIZE, Pipeline
 from monitor.polling import PollOutcome, apply_health
 from monitor.sources.feed import FeedRequest, FeedResult, FetchSettings, poll_feeds
 from monitor.store import repo

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import defaults
 from monitor.backoff import backoff_delay
+from monitor.batch import IngestReport
 from monitor.config import FolderSourceConfig
 from monitor.errors import SourceError
 from monitor.model import FileVersion, Incoming, Rejection
-from monitor.pipeline import IngestReport, Pipeline
+from monitor.pipeline import Pipeline
 from monitor.sources.folder import FolderSource, arrival_order
 from monitor.store import repo
 from monitor.store.tables import SourceRow

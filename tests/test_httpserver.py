@@ -13,10 +13,10 @@ import pytest
 import yaml
 from sqlalchemy import Engine, create_engine
 
+from monitor.batch import IngestReport
 from monitor.health import HealthCheck, HealthReport
 from monitor.httpserver import StatusServer, parse_listen, start
 from monitor.metrics import Metrics
-from monitor.pipeline import IngestReport
 from monitor.polling import PollOutcome
 from monitor.store import db
 

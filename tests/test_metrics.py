@@ -13,10 +13,10 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.app import App
+from monitor.batch import IngestReport
 from monitor.config import Config
 from monitor.metrics import Metrics
 from monitor.outbox import DeliveryReport
-from monitor.pipeline import IngestReport
 from monitor.polling import PollOutcome
 from monitor.store import db, repo
 from monitor.store.tables import AlertRow, StoryRow
