@@ -126,6 +126,17 @@ def test_ingest_with_helper_processes_stores_exactly_what_ingest_without_them_do
     assert any(role == "update" for _id, _hash, _story, role, _novel, _title in rows["articles"])
 
 
+def test_analyses_from_another_process_share_one_string_per_term() -> None:
+    """The story window holds every term of every article it keeps: two analyses that come
+    back from a helper process must not each bring their own copy of a shared term."""
+    texts = [parse_seed((SEEDS / seed).read_bytes(), mtime=DAY) for seed in (SEED_FIRST, SEED_UPDATE)]
+    first, second = (pickle.loads(pickle.dumps(analyse(text.title, text.body))) for text in texts)
+    shared = set(first.terms) & set(second.terms)
+    assert {"geneva", "zelenskyy"} <= shared
+    by_term = {term: term for term in first.terms}
+    assert all(by_term[term] is term for term in second.terms if term in shared)
+
+
 def test_a_prepared_article_crosses_processes_unchanged() -> None:
     query = Query.parse(QUERY)
     for seed in (SEED_FIRST, SEED_UPDATE):
