@@ -1,7 +1,8 @@
 """Benchmark of ``monitor ingest`` on SQLite: articles per second, a plain-sqlite3 floor, scaling.
 
 Run:  .venv/bin/python bench/ingest.py [--sizes 10000,100000] [--repeat 3] [--large-repeat 1]
-                                       [--probe 1000] [--profile] [--json FILE] [--workdir DIR]
+                                       [--probe 1000] [--probe-repeat 3] [--profile]
+                                       [--json FILE] [--workdir DIR]
 Quick look:  .venv/bin/python bench/ingest.py --sizes 2000 --repeat 1 --probe 0
 
 For each size N, N synthetic seed files (bench/newsgen.py: about 3 KB each, many distinct
@@ -10,8 +11,8 @@ shipped topic) are written once, then the real CLI ingests them into a new SQLit
 ``python -m monitor --config TMP ingest --no-deliver FOLDER`` in a subprocess, timed from start
 to exit (interpreter start-up included), its summary line parsed. Sizes up to 20,000 run
 ``--repeat`` times (default 3) and report the median; larger sizes run ``--large-repeat`` times
-(default 1). At the speeds measured when this was written (about 100 articles/s) the default
-run (10,000 x 3, 100,000 x 1, the probe and no profile) takes about 45 minutes on two cores.
+(default 1). At about 1,000-1,400 articles/s the default run (10,000 x 3, 100,000 x 1, the
+probe and no profile) takes about 5 minutes on two cores.
 Alerts are planned (the topic matches) but not delivered. Besides wall-clock rates the table
 gives articles per CPU-second of the ingest process, which other load on the machine does
 not distort.
@@ -23,7 +24,8 @@ Scaling: ``--probe`` fresh articles (default 1,000, dated within the last day of
 they meet a full story window) are ingested into a copy of a database that already holds 1,000
 articles and into a copy of the largest run's. Each probe is run twice, with one article and
 with all of them, so start-up (imports, schema check, rebuilding the story window from the
-database) and the marginal cost per article are reported apart.
+database) and the marginal cost per article are reported apart; ``--probe-repeat`` times
+(default 3), the two databases alternating, every figure the median.
 
 Peak memory is each ingest process's maximum resident set size from ``/usr/bin/time -v``
 (without it: ``getrusage(RUSAGE_CHILDREN)``, the maximum over all children so far).
@@ -318,10 +320,19 @@ def probe(workdir: Path, base: Path, probe_folder: Path, count: int) -> dict[str
     return figures
 
 
+def median_figures(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the runs (ratios are taken of the medians, not per run)."""
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
 def scaling_probe(
-    workdir: Path, largest_db: Path, largest: int, count: int, per_day: int
+    workdir: Path, largest_db: Path, largest: int, count: int, per_day: int, repeat: int
 ) -> dict[str, object]:
-    """Cost of ``count`` fresh articles into a database holding 1,000 vs ``largest`` articles."""
+    """Cost of ``count`` fresh articles into a database holding 1,000 vs ``largest`` articles.
+
+    The marginal cost is a difference of two runs, so a single pair is at the mercy of the
+    machine's noise: each probe runs ``repeat`` times, the two sizes alternating, and every
+    figure is a median."""
     small_folder = workdir / "articles-small-store"
     start = days_back(SMALL_STORE, per_day)
     generate(small_folder, SMALL_STORE, seed=SMALL_STORE, per_day=per_day, start=start, prefix="s")
@@ -332,14 +343,21 @@ def scaling_probe(
     # Within the stream's last day, so the probe meets a full story window.
     start = days_back(0, per_day) - timedelta(days=1)
     generate(probe_folder, count, seed=987_654, per_day=per_day, start=start, prefix="p")
-    small = probe(workdir, small_db, probe_folder, count)
-    large = probe(workdir, largest_db, probe_folder, count)
+    small_runs: list[dict[str, float]] = []
+    large_runs: list[dict[str, float]] = []
+    for _ in range(repeat):
+        small_runs.append(probe(workdir, small_db, probe_folder, count))
+        large_runs.append(probe(workdir, largest_db, probe_folder, count))
+    small, large = median_figures(small_runs), median_figures(large_runs)
     remove_database(small_db)
     shutil.rmtree(probe_folder)
     ratio = large["per_article_ms"] / small["per_article_ms"]
     cpu_ratio = large["per_article_cpu_ms"] / small["per_article_cpu_ms"]
     whole_ratio = large["whole_command_per_article_ms"] / small["whole_command_per_article_ms"]
-    print(f"\n{count:,} fresh articles into a copy of a database already holding N articles:")
+    print(
+        f"\n{count:,} fresh articles into a copy of a database already holding N articles "
+        f"(medians of {repeat} runs each):"
+    )
     print(
         f"{'N':>9} {'1-article run s':>16} {'whole run s':>12} {'marginal ms/art':>16} "
         f"{'marginal CPU ms/art':>20} {'whole ms/art':>13} {'peak RSS':>9}"
@@ -396,6 +414,7 @@ def main() -> None:
     parser.add_argument(
         "--probe", type=int, default=1000, help="fresh articles in the scaling probe (0: skip)"
     )
+    parser.add_argument("--probe-repeat", type=int, default=3, help="runs of each scaling probe (median)")
     parser.add_argument("--per-day", type=int, default=1000, help="articles per day of publication time")
     parser.add_argument("--profile", action="store_true", help="also profile the smallest size with cProfile")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
@@ -420,7 +439,9 @@ def main() -> None:
             report["sizes"] = {str(r.count): r.as_json() for r in results}
         print_table(results)
         if args.probe and largest_db is not None:
-            report["probe"] = scaling_probe(workdir, largest_db, sizes[-1], args.probe, args.per_day)
+            report["probe"] = scaling_probe(
+                workdir, largest_db, sizes[-1], args.probe, args.per_day, args.probe_repeat
+            )
         if largest_db is not None:
             remove_database(largest_db)
         if args.profile:
