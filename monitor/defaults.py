@@ -130,6 +130,13 @@ STORY_MAX_NOVEL_SENTENCES = 3
 #: word cannot make candidate lookup cost grow with the number of stored articles.
 STORY_MAX_POSTINGS_PER_TERM = 64
 
+#: The most stories the window holds at once. The window is measured in publication time, so
+#: a bulk import of undated files (each dated by its arrival) or a deployment far larger than
+#: planned would otherwise hold everything it received; beyond this many, the stories quiet
+#: the longest are forgotten first, and a warning says so. 100,000 stories of news-length
+#: articles take about 1.3 GB; a 3-day window of 1,000 busy feeds holds about 30,000.
+STORY_MAX_STORIES = 100_000
+
 #: New feeds' first polls are spread over this long (or their interval, if shorter).
 FEED_FIRST_POLL_SPREAD_SECONDS = 60.0
 

@@ -130,6 +130,46 @@ def test_evicted_story_is_forgotten() -> None:
     assert engine.assign(seed_doc(SEED_002, 2, T0 + timedelta(hours=6))).story_id is None
 
 
+def test_beyond_max_stories_the_stories_quiet_the_longest_are_forgotten(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = StoryEngine(StorySettings(max_stories=3))
+    # Five distinct stories an hour apart, all well inside the time window; story 2 is
+    # reported again last, so it is the most recently active.
+    texts = [
+        f"Mayor {name} of {town} opened a bridge over the river on {day}."
+        for name, town, day in (
+            ("Alvarez", "Tromso", "Monday"),
+            ("Okafor", "Ghent", "Tuesday"),
+            ("Lindqvist", "Porto", "Wednesday"),
+            ("Nakamura", "Graz", "Thursday"),
+            ("Dubois", "Kaunas", "Friday"),
+        )
+    ]
+    for number, text in enumerate(texts[:3]):
+        engine.add(
+            StoryDoc(number + 1, text, text, T0 + timedelta(hours=number), "t"), number + 1, Role.FIRST
+        )
+    engine.add(StoryDoc(10, texts[1], texts[1], T0 + timedelta(hours=3), "t"), 2, Role.DUPLICATE)
+    with caplog.at_level("WARNING", logger="monitor.stories.engine"):
+        for number, text in enumerate(texts[3:], start=3):
+            engine.add(
+                StoryDoc(number + 1, text, text, T0 + timedelta(hours=4 + number), "t"),
+                number + 1,
+                Role.FIRST,
+            )
+    assert len(engine) == 3
+    assert [engine.title(story) is not None for story in (1, 2, 3, 4, 5)] == [False, True, False, True, True]
+    assert [record.message for record in caplog.records if "max_stories" in record.message] == [
+        "the story window holds 3 stories, its limit (stories.max_stories): the stories quiet the "
+        "longest are forgotten before the window ends"
+    ]
+    # A forgotten story cannot be joined, or found as the original of a copy; a held one can.
+    late = T0 + timedelta(hours=9)
+    assert engine.assign(StoryDoc(20, texts[0], texts[0], late, "t")).story_id is None
+    assert engine.assign(StoryDoc(21, texts[1], texts[1], late, "t")).story_id == 2
+
+
 def test_a_story_that_keeps_being_reported_stays_open() -> None:
     engine = StoryEngine()
     window = timedelta(seconds=engine.settings.window)

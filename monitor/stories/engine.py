@@ -26,7 +26,9 @@ against every story the window holds.
 Candidate stories come from an inverted index over each article's highest-weighted terms
 (its rarest words and names), capped per term, and duplicates from an index of shingle
 hashes, so the cost per article does not grow with the number of articles stored. Memory is
-bounded by the window: :meth:`evict` forgets stories whose latest article is older than it.
+bounded by the window: :meth:`evict` forgets stories whose latest article is older than it;
+and by ``max_stories`` whatever the dates: beyond it, :meth:`add` forgets the stories quiet
+the longest.
 
 :meth:`add` registers an article once it is stored (also to rebuild the window at start-up,
 in arrival order); calling it again with the same article id registers a revision.
@@ -40,6 +42,7 @@ title that keeps changing is worse than one that is merely not the best.
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 from array import array
 from collections.abc import Iterable, Sequence
@@ -57,6 +60,8 @@ from monitor.stories.index import SketchIndex, TermIndex
 from monitor.stories.novelty import novel_sentences_in
 from monitor.stories.settings import StorySettings
 from monitor.stories.text import Analysis, analyse, sketch_similarity
+
+log = logging.getLogger(__name__)
 
 #: Names, two-word names and figures weigh this much more than common words: they tell one
 #: event from another of the same kind (two actresses' rehab stays, two earthquakes).
@@ -177,6 +182,7 @@ class StoryEngine:
         self._expiry: list[tuple[float, int]] = []  # (last_seen, story_id), lazily outdated
         self._last_analysis: tuple[StoryDoc, Analysis] | None = None
         self._last_vector: tuple[Analysis, int, _Vector] | None = None
+        self._warned_full = False
 
     @property
     def settings(self) -> StorySettings:
@@ -281,19 +287,39 @@ class StoryEngine:
                 heapq.heappush(self._expiry, (when, story_id))
         self._articles[doc.article_id] = (array("q", analysis.sketch), story_id)
         self._sketch_index.add(doc.article_id, analysis.sketch)
+        if is_new_story:
+            self._hold_at_most(self._settings.max_stories)
 
     def evict(self, now: datetime) -> None:
         """Forget every story whose latest article is older than the window before ``now``."""
         cutoff = _seconds(now) - self._settings.window
         while self._expiry and self._expiry[0][0] < cutoff:
-            last_seen, story_id = heapq.heappop(self._expiry)
-            story = self._stories.get(story_id)
-            if story is None or story.last_seen > last_seen:
-                continue  # evicted already, or seen again since this entry was pushed
-            del self._stories[story_id]
-            self._terms.remove(story_id, story.indexed_terms())
-            for article_id in story.article_ids:
-                self._forget_sketch(article_id)
+            self._forget_stalest()
+
+    def _hold_at_most(self, limit: int) -> None:
+        """Forget the stories quiet the longest until ``limit`` remain (``max_stories``)."""
+        if len(self._stories) <= limit:
+            return
+        if not self._warned_full:
+            self._warned_full = True
+            log.warning(
+                "the story window holds %d stories, its limit (stories.max_stories): the stories "
+                "quiet the longest are forgotten before the window ends",
+                limit,
+            )
+        while len(self._stories) > limit and self._expiry:
+            self._forget_stalest()
+
+    def _forget_stalest(self) -> None:
+        """Forget the story at the head of the expiry heap, unless that entry is outdated."""
+        last_seen, story_id = heapq.heappop(self._expiry)
+        story = self._stories.get(story_id)
+        if story is None or story.last_seen > last_seen:
+            return  # evicted already, or seen again since this entry was pushed
+        del self._stories[story_id]
+        self._terms.remove(story_id, story.indexed_terms())
+        for article_id in story.article_ids:
+            self._forget_sketch(article_id)
 
     # --- internals ------------------------------------------------------------------
 

@@ -22,3 +22,4 @@ class StorySettings(BaseModel):
     novelty_threshold: float = Field(default=defaults.STORY_NOVELTY_THRESHOLD, gt=0, le=1)
     max_novel_sentences: int = Field(default=defaults.STORY_MAX_NOVEL_SENTENCES, ge=0)
     max_postings_per_term: int = Field(default=defaults.STORY_MAX_POSTINGS_PER_TERM, ge=1)
+    max_stories: int = Field(default=defaults.STORY_MAX_STORIES, ge=1)
