@@ -115,7 +115,12 @@ class App:
             if self._metrics is None:
                 from monitor.metrics import Metrics
 
-                self._metrics = Metrics(self.sessions, sources=self.sources())
+                self._metrics = Metrics(
+                    self.sessions,
+                    sources=self.sources(),
+                    # The pipeline replaces its engine when settings change: read it at each scrape.
+                    story_window=lambda: len(self.pipeline.engine),
+                )
             return self._metrics
 
     def sources(self) -> list[str]:

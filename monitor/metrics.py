@@ -12,18 +12,22 @@ Two kinds of series:
   and status, and each source's last success and failure streak. They survive restarts and
   show the whole store, so with several workers on one PostgreSQL every worker reports the
   same values: aggregate them with ``max``, not ``sum``.
+
+One gauge is read from this process at scrape time: how many stories its story window holds
+(``story_window``), to be watched against ``stories.max_stories``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Literal
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     PlatformCollector,
     ProcessCollector,
@@ -132,8 +136,15 @@ class StoreCollector(Collector):
 class Metrics:
     """The registry of one app and the calls its jobs make when they finish."""
 
-    def __init__(self, sessions: sessionmaker[Session] | None = None, *, sources: Iterable[str] = ()) -> None:
-        """``sessions`` adds the database gauges; ``sources`` starts their counters at zero."""
+    def __init__(
+        self,
+        sessions: sessionmaker[Session] | None = None,
+        *,
+        sources: Iterable[str] = (),
+        story_window: Callable[[], int] | None = None,
+    ) -> None:
+        """``sessions`` adds the database gauges; ``sources`` starts their counters at zero;
+        ``story_window`` (the number of stories the window holds) adds its gauge."""
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -202,6 +213,12 @@ class Metrics:
             ["notifier"],
             registry=self.registry,
         )
+        if story_window is not None:
+            Gauge(
+                f"{PREFIX}_story_window_stories",
+                "Stories the story window of this worker holds (at most stories.max_stories).",
+                registry=self.registry,
+            ).set_function(story_window)
         for outcome in DELIVERY_OUTCOMES:
             self.delivery_outcomes.labels(outcome)
         for source in sources:

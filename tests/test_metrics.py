@@ -200,6 +200,9 @@ def test_a_real_poll_shows_up_in_counters_and_database_gauges(
 
     samples = scrape(metrics)
     assert outcome.report.stored == 2 and outcome.report.alerts >= 1
+    # The app's own registry also reads its story window: the seeds pair is one story.
+    assert value(scrape(app.metrics), "monitor_story_window_stories") == len(app.pipeline.engine) == 1
+    assert value(samples, "monitor_story_window_stories") is None  # only with story_window given
     assert value(samples, "monitor_articles_ingested_total", source="inbox") == 2
     assert value(samples, "monitor_stories_created_total") == outcome.report.stories_created
     assert value(samples, "monitor_alerts_created_total") == outcome.report.alerts
