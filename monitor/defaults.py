@@ -134,7 +134,8 @@ STORY_MAX_POSTINGS_PER_TERM = 64
 #: a bulk import of undated files (each dated by its arrival) or a deployment far larger than
 #: planned would otherwise hold everything it received; beyond this many, the stories quiet
 #: the longest are forgotten first, and a warning says so. 100,000 stories of news-length
-#: articles take about 1 GB; a 3-day window of 1,000 busy feeds holds about 30,000.
+#: articles take about 1 GB; a 3-day window of 1,000 feeds bringing 20 new items a day each
+#: holds some 60,000 articles in about 30,000 stories.
 STORY_MAX_STORIES = 100_000
 
 #: New feeds' first polls are spread over this long (or their interval, if shorter).
