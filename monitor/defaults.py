@@ -111,7 +111,7 @@ STORY_WINDOW_SECONDS = 3 * 24 * 3600.0
 #: Cosine similarity (TF-IDF, names weighted up, after time decay) an article needs with a
 #: story to join it. Reports of one event typically share its names and key terms well above
 #: this; articles that merely share a country or a person score below it.
-STORY_JOIN_THRESHOLD = 0.30
+STORY_JOIN_THRESHOLD = 0.25
 
 #: Estimated Jaccard resemblance of the bodies' word-pair shingles above which an article with
 #: nothing new is a duplicate (a wire copy with other furniture or a few edited words scores
@@ -137,6 +137,13 @@ STORY_MAX_POSTINGS_PER_TERM = 64
 #: articles take about 1 GB; a 3-day window of 1,000 feeds bringing 20 new items a day each
 #: holds some 60,000 articles in about 30,000 stories.
 STORY_MAX_STORIES = 100_000
+
+#: The size of the reference corpus of general English that the stream's document counts are
+#: added to (see monitor.stories.reference); 0 learns term weights from the stream alone. A
+#: million documents keeps a common word common however long the stream, while a term the
+#: stream uses far more than English at large (this month's names) is still weighed by the
+#: stream's own counts.
+STORY_REFERENCE_DOCUMENTS = 1_000_000
 
 #: New feeds' first polls are spread over this long (or their interval, if shorter).
 FEED_FIRST_POLL_SPREAD_SECONDS = 60.0

@@ -18,6 +18,7 @@ def test_defaults_come_from_monitor_defaults() -> None:
     assert settings.max_novel_sentences == defaults.STORY_MAX_NOVEL_SENTENCES == 3
     assert settings.max_postings_per_term == defaults.STORY_MAX_POSTINGS_PER_TERM
     assert settings.max_stories == defaults.STORY_MAX_STORIES
+    assert settings.reference_documents == defaults.STORY_REFERENCE_DOCUMENTS
 
 
 def test_overrides_are_taken() -> None:
@@ -45,6 +46,7 @@ def test_unknown_keys_are_rejected() -> None:
         ("max_novel_sentences", -1),
         ("max_postings_per_term", 0),
         ("max_stories", 0),
+        ("reference_documents", -1),
     ],
 )
 def test_out_of_range_values_are_rejected(key: str, value: object) -> None:

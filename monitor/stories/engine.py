@@ -58,6 +58,7 @@ import numpy as np
 from monitor.model import Role
 from monitor.stories.index import SketchIndex, TermIndex
 from monitor.stories.novelty import novel_sentences_in
+from monitor.stories.reference import REFERENCE_DOCUMENT_WORDS, stem_frequencies
 from monitor.stories.settings import StorySettings
 from monitor.stories.text import Analysis, analyse, sketch_similarity
 
@@ -175,6 +176,7 @@ class StoryEngine:
         self._stories: dict[int, _Story] = {}
         self._doc_freq: dict[str, int] = {}  # term -> 1 + the number of documents using it
         self._doc_count = 0
+        self._reference = stem_frequencies() if self._settings.reference_documents else {}
         self._terms = TermIndex(self._settings.max_postings_per_term)
         self._sketch_index = SketchIndex()
         # article id -> (its duplicate sketch, its story id), for every article in the window
@@ -344,16 +346,22 @@ class StoryEngine:
     def _vector(self, analysis: Analysis) -> _Vector:
         """Unit TF-IDF vector of the strongest terms.
 
-        A term weighs (1 + ln tf) x (1 + ln((N + 1) / (df + 1))) x its name weight.
-        The smoothed IDF gives a term never seen before the highest weight, not an infinite one.
+        A term weighs (1 + ln tf) x (1 + ln((N + R + 1) / (df + r + 1))) x its name weight,
+        where N and df count the stream's documents and R and r a reference corpus of general
+        English (see :mod:`monitor.stories.reference`). The smoothed IDF gives a term never
+        seen anywhere the highest weight, not an infinite one.
         """
         cached = self._last_vector
         if cached is not None and cached[0] is analysis and cached[1] == self._doc_count:
             return cached[2]
         terms = analysis.terms
         size = len(terms)
-        scale = math.log(self._doc_count + 1) + 1.0
+        reference_documents = self._settings.reference_documents
+        scale = math.log(self._doc_count + reference_documents + 1) + 1.0
         doc_frequency = np.fromiter(map(self._doc_freq.get, terms, repeat(1)), np.float64, size)
+        if reference_documents:
+            frequency = np.fromiter(map(self._reference.get, terms, repeat(0.0)), np.float64, size)
+            doc_frequency -= reference_documents * np.expm1(-REFERENCE_DOCUMENT_WORDS * frequency)
         raw = (1.0 + np.log(analysis.term_counts, dtype=np.float64)) * (scale - np.log(doc_frequency))
         raw[analysis.name_flags] *= NAME_WEIGHT
         if size > VECTOR_TERMS:

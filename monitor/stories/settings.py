@@ -23,3 +23,4 @@ class StorySettings(BaseModel):
     max_novel_sentences: int = Field(default=defaults.STORY_MAX_NOVEL_SENTENCES, ge=0)
     max_postings_per_term: int = Field(default=defaults.STORY_MAX_POSTINGS_PER_TERM, ge=1)
     max_stories: int = Field(default=defaults.STORY_MAX_STORIES, ge=1)
+    reference_documents: int = Field(default=defaults.STORY_REFERENCE_DOCUMENTS, ge=0)
