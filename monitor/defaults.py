@@ -139,11 +139,13 @@ STORY_MAX_POSTINGS_PER_TERM = 64
 STORY_MAX_STORIES = 100_000
 
 #: The size of the reference corpus of general English that the stream's document counts are
-#: added to (see monitor.stories.reference); 0 learns term weights from the stream alone. A
-#: million documents keeps a common word common however long the stream, while a term the
-#: stream uses far more than English at large (this month's names) is still weighed by the
-#: stream's own counts.
-STORY_REFERENCE_DOCUMENTS = 1_000_000
+#: added to (see monitor.stories.reference); 0 learns term weights from the stream alone. The
+#: reference is a prior worth this many documents: it decides a new deployment's first
+#: thousands of articles (a common word is common from the first report on), and the stream's
+#: own counts take over as it grows past it. Larger values part full-text reports of similar
+#: events a little better still, but make two short summaries of one event, which share few
+#: names, look less alike.
+STORY_REFERENCE_DOCUMENTS = 10_000
 
 #: New feeds' first polls are spread over this long (or their interval, if shorter).
 FEED_FIRST_POLL_SPREAD_SECONDS = 60.0

@@ -4,10 +4,10 @@ Inverse document frequencies learned from the stream alone know nothing at first
 report of a new kind of event ("earthquake", "rehab", "arrested") finds its words as unseen as
 the names that tell one such event from another, so two earthquakes look alike. The engine
 therefore counts a term's documents as if the stream followed a reference corpus of general
-English (``stories.reference_documents`` documents, a million by default) in which the term
+English (``stories.reference_documents`` documents, 10,000 by default) in which the term
 occurred as often as word-frequency data says (wordfreq's English list, built from Wikipedia,
 subtitles, news, books and the web). A common word starts out common; a name, or a word that
-general English rarely uses, starts out rare; and what the stream counts moves both from there.
+general English rarely uses, starts out rare; and as the stream grows, its own counts take over.
 
 Terms are Snowball stems, so a stem's frequency is the sum of its spellings' (``arrest``:
 "arrest", "arrested", "arrests", ...). Only words at least :data:`MIN_WORD_FREQUENCY` common
