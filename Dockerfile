@@ -12,6 +12,10 @@ RUN python -m venv /opt/monitor
 COPY . /src
 # Runtime dependencies only: the dev extras (pytest, ruff, mypy...) stay out of the image.
 RUN /opt/monitor/bin/pip install /src
+# The story engine's reference word table, built once here rather than at every start (the
+# runtime user's home is not writable).
+ENV MONITOR_CACHE_DIR=/opt/monitor/cache
+RUN /opt/monitor/bin/python -c "from monitor.stories.reference import stem_frequencies; stem_frequencies()"
 
 # --- runtime ------------------------------------------------------------------------------------
 FROM python:3.11-slim
@@ -27,6 +31,7 @@ RUN groupadd --gid "${MONITOR_GID}" monitor \
 COPY --from=build /opt/monitor /opt/monitor
 
 ENV PATH=/opt/monitor/bin:$PATH \
+    MONITOR_CACHE_DIR=/opt/monitor/cache \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     MONITOR_CONFIG=/app/config/monitor.yaml

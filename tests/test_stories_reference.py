@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import marshal
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
 
+import pytest
+import Stemmer
 from wordfreq import word_frequency
 
 from monitor.stories import StoryDoc, StoryEngine, StorySettings
-from monitor.stories.reference import MIN_WORD_FREQUENCY, stem_frequencies
+from monitor.stories.reference import MIN_WORD_FREQUENCY, build_table, cache_path, stem_frequencies
 
 WHEN = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -89,3 +96,54 @@ def test_shared_names_count_for_more_than_shared_wording() -> None:
     with_reference, alone = StorySettings(), StorySettings(reference_documents=0)
     assert similarity(with_reference, AMATRICE_AGAIN) > similarity(alone, AMATRICE_AGAIN)
     assert similarity(with_reference, DURRES) < similarity(alone, DURRES)
+
+
+# --- the on-disk cache ----------------------------------------------------------------
+
+
+def build_uncached() -> Mapping[str, float]:
+    """What stem_frequencies() gives in a new process (the function is cached per process)."""
+    return stem_frequencies.__wrapped__()  # type: ignore[attr-defined,no-any-return]
+
+
+def test_the_first_process_caches_the_table_and_later_ones_read_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_CACHE_DIR", str(tmp_path))
+    built = build_uncached()
+    assert cache_path().parent == tmp_path
+    assert marshal.loads(cache_path().read_bytes()) == built == build_table()
+    # A later process reads the file rather than building: what the file says is what it gets.
+    cache_path().write_bytes(marshal.dumps({"marker": 0.5}))
+    assert build_uncached() == {"marker": 0.5}
+
+
+def test_a_damaged_cache_is_rebuilt_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("MONITOR_CACHE_DIR", str(tmp_path))
+    cache_path().write_bytes(marshal.dumps({"marker": 0.5})[:7])  # cut short
+    with caplog.at_level(logging.WARNING, "monitor.stories.reference"):
+        table = build_uncached()
+    assert table == build_table()
+    assert "rebuilding the reference word table" in caplog.text
+    assert marshal.loads(cache_path().read_bytes()) == table  # repaired
+
+
+def test_an_unwritable_cache_directory_only_costs_start_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("MONITOR_CACHE_DIR", str(blocker / "monitor"))
+    assert build_uncached() == build_table()
+    assert list(tmp_path.iterdir()) == [blocker]  # nothing half-written left behind
+
+
+def test_the_cache_name_follows_the_data_and_code_that_built_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MONITOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere")
+    path = cache_path()
+    assert path.parent == Path("/somewhere/monitor")
+    assert f"wordfreq{version('wordfreq')}" in path.name
+    assert f"pystemmer{Stemmer.version()}" in path.name
