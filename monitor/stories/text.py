@@ -6,7 +6,7 @@ start of its sentence, all in capitals ("GENEVA", "NATO"), part of a run of capi
 at a sentence start ("Lindsay Lohan checks in"), or capitalised at a sentence start while
 being a name elsewhere in the same article. Two adjacent name words also give a two-word
 term ("lindsay lohan"), so "Betty Ford" and "Ford" stay distinct. Lines in title case
-(headlines) make no names of their own.
+(headlines) and sentences shouted in capitals make no names of their own.
 
 Each body sentence also carries its *anchors*, the things a fact hangs on: its names, its
 numbers (digits and number words), its weekdays and months, and the words it quotes.
@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from itertools import accumulate, chain, compress, count, groupby, pairwise, repeat
-from operator import and_, itemgetter, not_
+from operator import and_, itemgetter
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -573,13 +573,18 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
                 if quoted_keys:
                     quoted[index] = quoted_keys
     title_case = set()
-    for index in compress(count(), map(not_, _sentence_ends(texts))):
+    for index, ends in enumerate(_sentence_ends(texts)):
+        if ends and not texts[index].isupper():
+            continue
         begin, end = bounds[index], bounds[index + 1]
         content_count = end - begin - keys[begin:end].count("")
-        if content_count >= 3:
-            capitalised = sum(map(and_, kinds[begin:end], repeat(_CAPITALISED)))
-            if capitalised >= _TITLE_CASE_SHARE * content_count:
-                title_case.add(index)
+        if content_count < 3:
+            continue
+        # A sentence shouted in capitals ("BREAKING: ... IN GENEVA.") is a headline too:
+        # its capitals say nothing about which of its words are names.
+        capitalised = sum(map(and_, kinds[begin:end], repeat(_CAPITALISED)))
+        if ends or capitalised >= _TITLE_CASE_SHARE * content_count:
+            title_case.add(index)
     return _Flat(texts, keys, kinds, bounds, quoted, title_case)
 
 
