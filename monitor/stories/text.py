@@ -6,7 +6,9 @@ start of its sentence, all in capitals ("GENEVA", "NATO"), part of a run of capi
 at a sentence start ("Lindsay Lohan checks in"), or capitalised at a sentence start while
 being a name elsewhere in the same article. Two adjacent name words also give a two-word
 term ("lindsay lohan"), so "Betty Ford" and "Ford" stay distinct. Lines in title case
-(headlines) and sentences shouted in capitals make no names of their own.
+(headlines) and sentences shouted in capitals make no names of their own. A wire dateline
+opening a paragraph ("GENEVA (AP) —") is a sentence of its own: its place is a name, and
+the word after it starts a sentence.
 
 Each body sentence also carries its *anchors*, the things a fact hangs on: its names, its
 numbers (digits and number words), its weekdays and months, and the words it quotes.
@@ -51,9 +53,17 @@ _EDGE_PUNCTUATION: Final = (
 )
 _SENTENCE_END = re.compile(r"[.!?…]+[\"”’)\]]*(?=\s+[\"“‘(\[]?[A-Z0-9])")
 _QUOTE_MARK = re.compile(r"([\"“”])")
+# A wire dateline opening a paragraph: a place in capitals, perhaps a region or date after a
+# comma, perhaps the agency, then a dash ("GENEVA (AP) —", "KYIV, Ukraine, Feb 18 (Reuters) -",
+# "NEW YORK /PRNewswire/ --"). It is a sentence of its own, so the word after it starts one.
+_DATELINE = re.compile(
+    r"[A-Z][A-Z'’.]*(?: [A-Z][A-Z'’.]*)*[A-Z'’.]{2}(?:,[^,()/\n—–]{1,25}){0,2}"
+    r"(?: ?\([^()\n]{1,30}\)| ?/[^/\n]{1,30}/)?[ \u00a0]+(?:—|–|--|-)(?=\s)"
+)
 _BOILERPLATE = re.compile("|".join(map(re.escape, BOILERPLATE_MARKERS)))
 _SENTENCE_STOPS: Final = (".", "!", "?", "…")
 _CLOSING: Final = '"”’)]'
+_DASHES: Final = ("—", "–", "-")
 _LONGEST_ABBREVIATION: Final = max(map(len, ABBREVIATIONS))
 
 
@@ -462,7 +472,11 @@ def sketch_similarity(left: Sequence[int], right: Sequence[int]) -> float:
 def _paragraph_sentences(paragraph: str) -> list[str]:
     sentences: list[str] = []
     start = 0
-    for match in _SENTENCE_END.finditer(paragraph):
+    dateline = _DATELINE.match(paragraph.lstrip())
+    if dateline is not None:
+        start = len(paragraph) - len(paragraph.lstrip()) + dateline.end()
+        sentences.append(paragraph[:start].strip())
+    for match in _SENTENCE_END.finditer(paragraph, start):
         if _is_abbreviation_stop(paragraph, match.start()):
             continue
         piece = paragraph[start : match.end()].strip()
@@ -483,7 +497,11 @@ def _sentence_stops(text: str) -> list[int]:
     every character with it costs several times more.
     """
     stops = _offsets_after(text, "\n")
-    candidates = _offsets_after(text, ".")
+    for paragraph_start in [0, *stops]:
+        dateline = _DATELINE.match(text, paragraph_start)
+        if dateline is not None:
+            stops.append(dateline.end())
+    candidates = [after for after in _offsets_after(text, ".") if after not in stops]
     for mark in "!?…":
         if mark in text:
             candidates = sorted(candidates + _offsets_after(text, mark))
@@ -574,8 +592,8 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
                     quoted[index] = quoted_keys
     title_case = set()
     for index, ends in enumerate(_sentence_ends(texts)):
-        if ends and not texts[index].isupper():
-            continue
+        if (ends and not texts[index].isupper()) or texts[index].endswith(_DASHES):
+            continue  # prose, or a dateline (its place is a name)
         begin, end = bounds[index], bounds[index + 1]
         content_count = end - begin - keys[begin:end].count("")
         if content_count < 3:
