@@ -16,6 +16,8 @@ CASES = yaml.safe_load((Path(__file__).parent / "data" / "stories" / "text_cases
 @pytest.mark.parametrize("case", CASES["sentences"], ids=[case["name"] for case in CASES["sentences"]])
 def test_split_sentences(case: dict[str, Any]) -> None:
     assert split_sentences(case["text"]) == case["expect"]
+    # The analysis splits the same way, by a faster road.
+    assert [sentence.text for sentence in analyse("", case["text"]).sentences] == case["expect"]
 
 
 @pytest.mark.parametrize("case", CASES["names"], ids=[case["name"] for case in CASES["names"]])

@@ -57,7 +57,7 @@ _QUOTE_MARK = re.compile(r"([\"“”])")
 # comma, perhaps the agency, then a dash ("GENEVA (AP) —", "KYIV, Ukraine, Feb 18 (Reuters) -",
 # "NEW YORK /PRNewswire/ --"). It is a sentence of its own, so the word after it starts one.
 _DATELINE = re.compile(
-    r"[A-Z][A-Z'’.]*(?: [A-Z][A-Z'’.]*)*[A-Z'’.]{2}(?:,[^,()/\n—–]{1,25}){0,2}"
+    r"[ \t\u00a0]*[A-Z][A-Z'’.]*(?: [A-Z][A-Z'’.]*)*[A-Z'’.]{2}(?:,[^,()/\n—–]{1,25}){0,2}"
     r"(?: ?\([^()\n]{1,30}\)| ?/[^/\n]{1,30}/)?[ \u00a0]+(?:—|–|--|-)(?=\s)"
 )
 _BOILERPLATE = re.compile("|".join(map(re.escape, BOILERPLATE_MARKERS)))
@@ -472,9 +472,9 @@ def sketch_similarity(left: Sequence[int], right: Sequence[int]) -> float:
 def _paragraph_sentences(paragraph: str) -> list[str]:
     sentences: list[str] = []
     start = 0
-    dateline = _DATELINE.match(paragraph.lstrip())
+    dateline = _DATELINE.match(paragraph)
     if dateline is not None:
-        start = len(paragraph) - len(paragraph.lstrip()) + dateline.end()
+        start = dateline.end()
         sentences.append(paragraph[:start].strip())
     for match in _SENTENCE_END.finditer(paragraph, start):
         if _is_abbreviation_stop(paragraph, match.start()):
@@ -501,7 +501,7 @@ def _sentence_stops(text: str) -> list[int]:
         dateline = _DATELINE.match(text, paragraph_start)
         if dateline is not None:
             stops.append(dateline.end())
-    candidates = [after for after in _offsets_after(text, ".") if after not in stops]
+    candidates = _offsets_after(text, ".")
     for mark in "!?…":
         if mark in text:
             candidates = sorted(candidates + _offsets_after(text, mark))
