@@ -598,10 +598,11 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
         content_count = end - begin - keys[begin:end].count("")
         if content_count < 3:
             continue
-        # A sentence shouted in capitals ("BREAKING: ... IN GENEVA.") is a headline too:
-        # its capitals say nothing about which of its words are names.
-        capitalised = sum(map(and_, kinds[begin:end], repeat(_CAPITALISED)))
-        if ends or capitalised >= _TITLE_CASE_SHARE * content_count:
+        if ends:
+            # A sentence shouted in capitals ("BREAKING: ... IN GENEVA.") is a headline too:
+            # its capitals say nothing about which of its words are names.
+            title_case.add(index)
+        elif sum(map(and_, kinds[begin:end], repeat(_CAPITALISED))) >= _TITLE_CASE_SHARE * content_count:
             title_case.add(index)
     return _Flat(texts, keys, kinds, bounds, quoted, title_case)
 
