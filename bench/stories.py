@@ -13,7 +13,10 @@ cut down to a title and two sentences, and to the title alone, as many feeds car
 
 Speed: articles per second over the ECB+ stream (median of 3 runs, assign + add per article),
 and the cost per article after 1,000 and after 100,000 prior articles of a synthetic stream of
-distinct stories (about 3 KB each, all inside the window), which must stay within 1.3x.
+distinct stories (about 3 KB each, all inside the window). That is the engine's worst case, a
+window holding 100,000 stories, and has no target of its own: the issue's 1.3x bound is on the
+end-to-end cost with 100,000 articles stored, which bench/ingest.py measures, and there the
+window bounds what the engine holds.
 Times are CPU time of this process (time.process_time), so other work on a shared machine
 does not inflate them. Peak memory is the process's peak resident set size.
 """
