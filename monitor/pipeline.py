@@ -322,6 +322,10 @@ class Pipeline:
         self.engine.add(doc, story.id, Role(article.role or Role.FIRST))
         self._observe_time(raw.published, raw.published_estimated)
         report.stored += 1
+        for note in raw.notes:
+            # Stored with the article too; said once here, when the article is new, so whoever
+            # dropped the file or runs the feed learns that its date was guessed.
+            log.warning("%s: %s", raw.origin, note, extra={"source": source_name, "article_id": article.id})
         log.debug(
             "%s of story %d: %s",
             article.role,

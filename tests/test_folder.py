@@ -59,7 +59,7 @@ def _ingested(app: App) -> dict[str, int | None]:
         return {Path(row.path).name: row.article_id for row in rows}
 
 
-def _rejection_logs(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:
+def _warnings_naming(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:
     return [
         record.getMessage()
         for record in caplog.records
@@ -134,7 +134,7 @@ def test_a_bad_file_is_recorded_with_its_reason_and_the_good_one_still_ingested(
     assert list(failed) == [name]
     assert reason in (failed[name] or "")
     assert list(_ingested(app)) == [SEED_FIRST]
-    [message] = _rejection_logs(caplog, name)
+    [message] = _warnings_naming(caplog, name)
     assert reason in message
 
 
@@ -193,10 +193,34 @@ def test_a_rejected_file_is_reported_once_not_on_every_pass(
 
     assert first.report.rejected == 2
     assert second.report.rejected == third.report.rejected == restarted.report.rejected == 0
-    assert len(_rejection_logs(caplog, "empty.txt")) == 1
-    assert len(_rejection_logs(caplog, "picture.txt")) == 1
+    assert len(_warnings_naming(caplog, "empty.txt")) == 1
+    assert len(_warnings_naming(caplog, "picture.txt")) == 1
     with app.sessions() as session:
         assert len(repo.failed_files(session)) == 2
+
+
+def test_an_impossible_date_marker_is_stored_estimated_and_warned_of_once(
+    inbox_config: Config, build_app: Callable[[Config], App], caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = Path(inbox_config.sources[0].location)
+    inbox.mkdir(parents=True, exist_ok=True)
+    name = "001_0123456789abcdef.txt"
+    (inbox / name).write_text(
+        " date 2026-13-45 Delegations met again in Geneva on Wednesday.", encoding="utf-8"
+    )
+    app = build_app(inbox_config)
+
+    with caplog.at_level(logging.INFO):
+        first = app.poll("inbox")
+        second = app.poll("inbox")
+
+    assert (first.report.stored, first.report.rejected, second.report.stored) == (1, 0, 0)
+    with app.sessions() as session:
+        article = session.scalars(select(ArticleRow)).one()
+    assert article.title == "Delegations met again in Geneva on Wednesday."
+    assert article.published_estimated
+    [message] = _warnings_naming(caplog, name)
+    assert "invalid date marker '2026-13-45' ignored" in message
 
 
 def test_a_file_still_being_written_waits_for_a_later_pass(
