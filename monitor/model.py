@@ -80,6 +80,8 @@ class ArticleView:
     url: str | None
     published: datetime
     lead: str
+    #: The article gave no usable date, so ``published`` is when it was received.
+    published_estimated: bool = False
 
 
 @dataclass(frozen=True)

@@ -543,6 +543,7 @@ def build_message(session: Session, alert: AlertRow, config: Config) -> AlertMes
             url=article.url,
             published=article.published_at,
             lead=lead_of(article.body),
+            published_estimated=article.published_estimated,
         ),
         novel_sentences=tuple(article.novel_sentences[:3]),
         options=options,

@@ -81,6 +81,20 @@ def test_once_prints_alerts_on_stdout_and_logs_on_stderr(seeded_config: Path) ->
     assert "monitor.outbox: sent new_story alert" in result.stderr
 
 
+def test_an_alert_marks_a_date_that_was_only_received_not_given(seeded_config: Path) -> None:
+    # Seed 000 opens with a date marker; seed 002 has none, so its date is its arrival.
+    os.utime(seeded_config.parent / "inbox" / SEED_UPDATE, (1_700_000_000, 1_700_000_000))
+
+    result = invoke("--config", str(seeded_config), "once")
+
+    assert result.exit_code == 0, result.stderr
+    details = [line for line in result.stdout.splitlines() if " · " in line]
+    first = next(line for line in details if line.endswith(SEED_FIRST))
+    update = next(line for line in details if line.endswith(SEED_UPDATE))
+    assert " · 2026-02-18 · " in first and "received" not in first
+    assert " · received 2023-11-14 · " in update
+
+
 def test_a_second_once_prints_no_alert(seeded_config: Path) -> None:
     first = invoke("--config", str(seeded_config), "once")
     assert first.exit_code == 0 and _alert_lines(first.stdout)

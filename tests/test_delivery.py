@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -308,6 +309,9 @@ def test_seeds_become_one_slack_root_with_a_threaded_update_and_never_repeat(
     assert root["edits"] == 1
     root_text = " ".join(strings(root["blocks"]))
     assert "2 articles" in root_text and "1 update" in root_text
+    # Seed 000 gives its date; seed 002 gives none, so the reply says when it was received.
+    assert "2026-02-18 00:00 UTC" in root_text and "received" not in root_text
+    assert "received 20" in " ".join(strings(replies[0]["blocks"]))
 
 
 # --- 2. e-mail threading ----------------------------------------------------------------------
@@ -339,6 +343,15 @@ def test_seeds_become_one_email_and_a_reply_to_it(make_desk: Callable[..., Desk]
     assert reply["In-Reply-To"] == first["Message-ID"]
     assert reply["References"] == first["Message-ID"]
     assert alerts[0].thread_ref == first["Message-ID"]
+    first_text, reply_text = (_plain_text(message) for message in (first, reply))
+    assert "2026-02-18 00:00 UTC" in first_text and "received" not in first_text
+    assert "received 20" in reply_text
+
+
+def _plain_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content())
 
 
 # --- 3. escaping end to end ---------------------------------------------------------------------

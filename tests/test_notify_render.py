@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,17 @@ def test_format_published_converts_to_utc_and_reads_naive_as_utc() -> None:
     kyiv_summer = timezone(timedelta(hours=3))
     assert render.format_published(datetime(2024, 5, 1, 17, 3, tzinfo=kyiv_summer)) == "2024-05-01 14:03 UTC"
     assert render.format_published(datetime(2024, 5, 1, 14, 3)) == "2024-05-01 14:03 UTC"
+
+
+def test_a_date_that_was_only_received_says_so() -> None:
+    late_evening_utc = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
+    assert render.format_published(late_evening_utc, estimated=True) == "received 2024-05-01 23:30 UTC"
+    assert render.format_published(late_evening_utc, with_time=False) == "2024-05-01"
+    kyiv_summer = timezone(timedelta(hours=3))
+    after_midnight_in_kyiv = datetime(2024, 5, 2, 1, 30, tzinfo=kyiv_summer)
+    assert render.format_published(after_midnight_in_kyiv, estimated=True, with_time=False) == (
+        "received 2024-05-01"
+    )
 
 
 def test_plural() -> None:

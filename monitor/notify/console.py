@@ -8,7 +8,7 @@ from typing import TextIO
 
 from monitor.model import AlertKind, AlertMessage
 from monitor.notify.base import Delivered, Notifier, NotifierSettings
-from monitor.notify.render import single_line
+from monitor.notify.render import format_published, single_line
 
 
 class ConsoleSettings(NotifierSettings):
@@ -42,7 +42,7 @@ class Console(Notifier):
 
 def render_console(message: AlertMessage, thread_ref: str | None = None) -> str:
     story, article = message.story, message.article
-    published = article.published.strftime("%Y-%m-%d")
+    published = format_published(article.published, estimated=article.published_estimated, with_time=False)
     sources = f"{story.source_count} source{'s' if story.source_count != 1 else ''}"
     if message.kind is AlertKind.NEW_STORY:
         lines = [

@@ -60,7 +60,7 @@ def _alert_view(message: AlertMessage) -> dict[str, Any]:
         piece
         for piece in (
             single_line(article.source),
-            format_published(article.published),
+            format_published(article.published, estimated=article.published_estimated),
             single_line(message.topic),
             plural(message.story.source_count, "source"),
         )

@@ -103,11 +103,16 @@ def safe_link(url: str | None, limit: int = 2000) -> str | None:
     return url
 
 
-def format_published(moment: datetime) -> str:
-    """``2024-05-01 14:03 UTC``; a naive datetime is taken to be UTC already."""
+def format_published(moment: datetime, *, estimated: bool = False, with_time: bool = True) -> str:
+    """``2024-05-01 14:03 UTC``; a naive datetime is taken to be UTC already.
+
+    An ``estimated`` date (the article gave none, or none usable) reads ``received …``, so a
+    reader does not take the arrival time for the publication date.
+    """
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    text = moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
+    return f"received {text}" if estimated else text
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:

@@ -72,7 +72,7 @@ def _fallback(*pieces: str) -> str:
 def new_story(message: AlertMessage, *, running_counts: bool = False) -> SlackMessage:
     """The root message of a story; with ``running_counts`` the edited version for ``chat.update``."""
     story, article = message.story, message.article
-    published = format_published(article.published)
+    published = format_published(article.published, estimated=article.published_estimated)
     if running_counts:
         counts = ", ".join(
             (
@@ -94,7 +94,7 @@ def new_story(message: AlertMessage, *, running_counts: bool = False) -> SlackMe
 def update(message: AlertMessage, *, threaded: bool) -> SlackMessage:
     """An update alert: a thread reply, or a standalone "Update: <story title>" post."""
     story, article = message.story, message.article
-    published = format_published(article.published)
+    published = format_published(article.published, estimated=article.published_estimated)
     sentences = [single_line(s) for s in message.novel_sentences if single_line(s)]
     sentences = sentences[: defaults.UPDATE_MAX_NOVEL_SENTENCES]
     if sentences:
