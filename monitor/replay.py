@@ -35,6 +35,7 @@ class ReplayedAlert:
     article_id: int
     article_title: str
     published: datetime
+    published_estimated: bool
     novel_sentences: tuple[str, ...]
 
 
@@ -75,5 +76,6 @@ def replay(
                 article_id=article.id,
                 article_title=article.title,
                 published=article.published_at,
+                published_estimated=article.published_estimated,
                 novel_sentences=assignment.novel_sentences[:3] if plan.kind is AlertKind.UPDATE else (),
             )

@@ -34,6 +34,7 @@ ARTICLE_KEYS = {
     "source",
     "origin",
     "published",
+    "published_estimated",
     "role",
     "sources",
     "copies",
@@ -145,6 +146,8 @@ def test_stories_json_has_the_documented_shape(seeded_config: Path) -> None:
     first = _story_of(stories, SEED_FIRST)
     assert first["articles"][0]["role"] == "first"
     assert first["articles"][0]["published"] == "2026-02-18T00:00:00+00:00"
+    estimated = {Path(a["origin"]).name: a["published_estimated"] for s in stories for a in s["articles"]}
+    assert estimated == {SEED_FIRST: False, SEED_UPDATE: True}
 
 
 def test_stories_json_shows_the_seeds_as_one_story_first_then_update(seeded_config: Path) -> None:

@@ -33,6 +33,12 @@ def test_replay_shows_the_seeds_story_and_its_update_without_sending(
     assert [a["kind"] for a in alerts] == ["new_story", "update"]
     assert alerts[0]["story"] == alerts[1]["story"]
     assert any("not fair" in s for s in alerts[1]["novel_sentences"])
+    # Seed 000 has a date marker; seed 002 has none, so its date is when it was received.
+    assert (alerts[0]["published"][:10], alerts[0]["published_estimated"]) == ("2026-02-18", False)
+    assert alerts[1]["published_estimated"] is True
+    code, out, _ = _run(config, "replay", "--topic", "russia-ukraine-talks")
+    article_lines = [line for line in out.splitlines() if line.lstrip().startswith("article ")]
+    assert "(2026-02-18)" in article_lines[0] and "(received 20" in article_lines[1]
 
     # Nothing was sent: the two queued alerts are still pending.
     code, out, _ = _run(config, "alerts", "--json")

@@ -12,6 +12,7 @@ from monitor.cli.main import Context, cli, handle_errors
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError
 from monitor.model import AlertKind, AlertStatus
+from monitor.notify.render import format_published
 from monitor.replay import ReplayedAlert, replay
 from monitor.store import repo
 
@@ -52,6 +53,7 @@ def stories(ctx: Context, topic: str | None, as_json: bool, limit: int) -> None:
                         "source": source,
                         "origin": origin,
                         "published": _iso(article.published_at),
+                        "published_estimated": article.published_estimated,
                         "role": article.role,
                         "sources": [name for name, _ in origins.get(article.id, [])],
                         "copies": copies.get(article.id, []),
@@ -221,7 +223,10 @@ def replay_command(ctx: Context, topic_name: str, since: str | None, as_json: bo
         for alert in alerts_found:
             label = "NEW STORY" if alert.kind is AlertKind.NEW_STORY else "UPDATE"
             click.echo(f"[{alert.topic}] {label} story {alert.story}: {alert.story_title}")
-            click.echo(f"    article {alert.article_id} ({alert.published:%Y-%m-%d}): {alert.article_title}")
+            published = format_published(
+                alert.published, estimated=alert.published_estimated, with_time=False
+            )
+            click.echo(f"    article {alert.article_id} ({published}): {alert.article_title}")
             for sentence in alert.novel_sentences:
                 click.echo(f"     - {sentence}")
         updates = sum(1 for a in alerts_found if a.kind is AlertKind.UPDATE)
@@ -242,5 +247,6 @@ def _replayed(alert: ReplayedAlert) -> dict[str, Any]:
         "article_id": alert.article_id,
         "article_title": alert.article_title,
         "published": _iso(alert.published),
+        "published_estimated": alert.published_estimated,
         "novel_sentences": list(alert.novel_sentences),
     }
