@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from conftest import CONTRACT_TOPIC, SEED_FIRST, SEED_UPDATE, SHIPPED_CONFIG, copy_seeds
+from conftest import (
+    CONTRACT_TOPIC,
+    SEED_FIRST,
+    SEED_UPDATE,
+    SHIPPED_CONFIG,
+    UNRELATED_ARTICLE,
+    copy_seeds,
+)
 from sqlalchemy import func, select
 
 from monitor.cli import admin, inspect, worker  # noqa: F401  (registers the commands)
@@ -148,6 +155,34 @@ def test_stories_json_has_the_documented_shape(seeded_config: Path) -> None:
     assert first["articles"][0]["published"] == "2026-02-18T00:00:00+00:00"
     estimated = {Path(a["origin"]).name: a["published_estimated"] for s in stories for a in s["articles"]}
     assert estimated == {SEED_FIRST: False, SEED_UPDATE: True}
+
+
+def test_stories_lists_counts_sources_times_and_roles(seeded_config: Path) -> None:
+    inbox = seeded_config.parent / "inbox"
+    wire_copy = (inbox / SEED_FIRST).read_text(encoding="utf-8").replace("terrible", "dreadful", 1)
+    assert wire_copy != (inbox / SEED_FIRST).read_text(encoding="utf-8")
+    (inbox / "003_0000000000000003.txt").write_text(wire_copy, encoding="utf-8")
+    (inbox / "004_0000000000000004.txt").write_text(UNRELATED_ARTICLE, encoding="utf-8")
+    assert invoke("--config", str(seeded_config), "once").exit_code == 0
+    by_id = {story["id"]: story for story in _stories(seeded_config)}
+
+    result = invoke("--config", str(seeded_config), "stories")
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    blocks = [lines[start : start + 3] for start in range(0, len(lines), 3)]  # three lines a story
+    assert len(blocks) == len(by_id) == 2
+    [talks] = [block for block in blocks if "Witkoff" in block[0]]
+    [council] = [block for block in blocks if block is not talks]
+    talks_story = by_id[int(talks[0].split()[0].lstrip("#"))]
+    assert talks[0] == f"#{talks_story['id']} {talks_story['title']} [{CONTRACT_TOPIC}]"
+    day = talks_story["first_seen"][:10]
+    assert talks[1].startswith(f"    3 articles from 1 source (inbox) · first seen {day} ")
+    assert " · updated " in talks[1] and talks[1].endswith(" UTC")
+    assert talks[2] == "    roles: first 1, update 1, duplicate 1"
+    assert council[1].startswith("    1 article from 1 source (inbox) · ")
+    assert council[2] == "    roles: first 1"
+    assert "[" not in council[0]  # the council story is tracked by no topic
 
 
 def test_stories_json_shows_the_seeds_as_one_story_first_then_update(seeded_config: Path) -> None:

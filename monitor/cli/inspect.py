@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,10 +12,11 @@ import click
 from monitor.cli.main import Context, cli, handle_errors
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError
-from monitor.model import AlertKind, AlertStatus
-from monitor.notify.render import format_published
+from monitor.model import AlertKind, AlertStatus, Role
+from monitor.notify.render import format_published, plural
 from monitor.replay import ReplayedAlert, replay
 from monitor.store import repo
+from monitor.store.tables import StoryRow
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -75,16 +77,34 @@ def stories(ctx: Context, topic: str | None, as_json: bool, limit: int) -> None:
         if as_json:
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
-        for story in data:
-            roles = ", ".join(f"{a['role']}" for a in story["articles"])
-            topics_text = f" [{', '.join(story['topics'])}]" if story["topics"] else ""
-            click.echo(f"#{story['id']} {story['title']}{topics_text}")
-            click.echo(
-                f"    {story['article_count']} article(s) from {story['source_count']} source(s); "
-                f"updated {story['updated']}; roles: {roles}"
-            )
+        for story, row in zip(data, rows, strict=True):
+            click.echo(_story_text(story, row))
     finally:
         app.close()
+
+
+#: A story's line names at most this many of its sources, then says how many more.
+_SOURCES_NAMED = 5
+
+
+def _story_text(story: dict[str, Any], row: StoryRow) -> str:
+    """A story as three lines: number, title and topics; counts, sources and times; roles."""
+    topics_text = f" [{', '.join(story['topics'])}]" if story["topics"] else ""
+    sources = list(dict.fromkeys(name for a in story["articles"] for name in a["sources"]))
+    named = ", ".join(sources[:_SOURCES_NAMED])
+    if len(sources) > _SOURCES_NAMED:
+        named += f" and {len(sources) - _SOURCES_NAMED} more"
+    roles = Counter(a["role"] for a in story["articles"])
+    role_text = ", ".join(f"{role.value} {roles[role.value]}" for role in Role if roles[role.value])
+    return "\n".join(
+        (
+            f"#{story['id']} {story['title']}{topics_text}",
+            f"    {plural(row.article_count, 'article')} from {plural(row.source_count, 'source')}"
+            f" ({named}) · first seen {format_published(row.first_seen_at)}"
+            f" · updated {format_published(row.updated_at)}",
+            f"    roles: {role_text}",
+        )
+    )
 
 
 @cli.group(invoke_without_command=True)
