@@ -24,7 +24,7 @@ from conftest import (
     UNRELATED_ARTICLE,
     copy_seeds,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from monitor.cli import admin, inspect, worker  # noqa: F401  (registers the commands)
 from monitor.cli.main import cli
@@ -343,3 +343,41 @@ def test_once_in_a_real_process(seeded_config: Path) -> None:
     assert "Traceback" not in first.stderr
     second = invoke("--config", str(seeded_config), "once")
     assert (second.exit_code, second.stdout) == (0, "")
+
+
+def test_db_stats_counts_rows_and_sizes_every_table(
+    database_url: str, tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    config = write_config(tmp_path, database=database_url)
+    copy_seeds(tmp_path / "inbox")
+    assert invoke("--config", str(config), "db", "upgrade").exit_code == 0
+    assert invoke("--config", str(config), "once").exit_code == 0
+
+    result = invoke("--config", str(config), "db", "stats")
+
+    assert result.exit_code == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
+    assert rows["articles"][:2] == ["2", "rows"] and rows["stories"][:2] == ["1", "row"]
+    assert rows["alerts"][:2] == ["2", "rows"] and rows["article_revisions"][:2] == ["0", "rows"]
+    kilobytes = {name: float(cells[-2]) * (1000 if cells[-1] == "MB" else 1) for name, cells in rows.items()}
+    assert all(cells[-1] in ("kB", "MB") for cells in rows.values())
+    assert kilobytes["articles"] > kilobytes["story_threads"] > 0
+    assert sum(size for name, size in kilobytes.items() if name != "total") <= kilobytes["total"] + len(rows)
+
+
+def test_table_sizes_count_each_index_with_its_table(
+    tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    config = write_config(tmp_path)
+    copy_seeds(tmp_path / "inbox")
+    assert invoke("--config", str(config), "once").exit_code == 0
+    engine = db.create_db_engine(f"sqlite:///{tmp_path / 'monitor.db'}")
+    try:
+        sizes = db.table_sizes(engine)
+        with engine.connect() as connection:
+            indexes = set(connection.scalars(text("SELECT name FROM sqlite_master WHERE type = 'index'")))
+            every_page = connection.scalar(text("SELECT SUM(pgsize) FROM dbstat"))
+    finally:
+        engine.dispose()
+    assert indexes and not indexes & set(sizes)
+    assert "articles" in sizes and sum(sizes.values()) == every_page  # every page, once

@@ -65,13 +65,18 @@ def db_stats(ctx: Context) -> None:
             count = connection.scalar(select(func.count()).select_from(table)) or 0
             size = sizes.get(table.name)
             click.echo(
-                f"{table.name:<18} {count:>10,} rows"
-                + (f" {size / 1e6:>9.1f} MB" if size is not None else "")
+                f"{table.name:<18} {count:>10,} {'row ' if count == 1 else 'rows'}"
+                + (f" {_size(size):>12}" if size is not None else "")
             )
     total = db.database_size(engine)
     if total is not None:
-        click.echo(f"{'total':<18} {total / 1e6:>25.1f} MB")
+        click.echo(f"{'total':<18} {_size(total):>28}")
     engine.dispose()
+
+
+def _size(size: int) -> str:
+    """``24 kB`` below a megabyte (a young database is all kilobytes), else ``3.1 MB``."""
+    return f"{size / 1e3:.0f} kB" if size < 1_000_000 else f"{size / 1e6:,.1f} MB"
 
 
 @db_group.command("prune")

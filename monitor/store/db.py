@@ -129,7 +129,14 @@ def table_sizes(engine: Engine) -> dict[str, int]:
             )
             return {name: int(size) for name, size in rows}
         try:
-            rows = connection.execute(text("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"))
+            # dbstat names each index apart; sqlite_master says which table it belongs to
+            # (the schema table itself is not listed there and keeps its own name).
+            rows = connection.execute(
+                text(
+                    "SELECT COALESCE(m.tbl_name, d.name), SUM(d.pgsize) FROM dbstat d "
+                    "LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY 1"
+                )
+            )
         except OperationalError:
             return {}
         return {name: int(size) for name, size in rows}
