@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,12 @@ from conftest import (
     UNRELATED_ARTICLE,
     copy_seeds,
 )
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from monitor.cli import admin, inspect, worker  # noqa: F401  (registers the commands)
 from monitor.cli.main import cli
 from monitor.store import db
-from monitor.store.tables import ArticleRow
+from monitor.store.tables import ArticleRow, StoryRow
 
 DATA = Path(__file__).parent / "data"
 BAD_CONFIGS: list[dict[str, str]] = yaml.safe_load((DATA / "config_errors.yaml").read_text(encoding="utf-8"))
@@ -381,3 +381,49 @@ def test_table_sizes_count_each_index_with_its_table(
         engine.dispose()
     assert indexes and not indexes & set(sizes)
     assert "articles" in sizes and sum(sizes.values()) == every_page  # every page, once
+
+
+def test_stories_topic_and_limit_narrow_the_list(seeded_config: Path) -> None:
+    (seeded_config.parent / "inbox" / "004_0000000000000004.txt").write_text(
+        UNRELATED_ARTICLE, encoding="utf-8"
+    )
+    assert invoke("--config", str(seeded_config), "once").exit_code == 0
+    every = _stories(seeded_config)
+    assert len(every) == 2
+
+    tracked = invoke("--config", str(seeded_config), "stories", "--topic", CONTRACT_TOPIC, "--json")
+    untracked = invoke("--config", str(seeded_config), "stories", "--topic", "sport", "--json")
+    latest = invoke("--config", str(seeded_config), "stories", "--limit", "1", "--json")
+
+    [talks] = json.loads(tracked.stdout)
+    assert talks["topics"] == [CONTRACT_TOPIC] and len(talks["articles"]) == 2
+    assert json.loads(untracked.stdout) == []
+    [newest] = json.loads(latest.stdout)
+    assert newest["id"] == max(story["id"] for story in every)
+
+
+def test_db_prune_applies_retention_or_says_it_is_not_set(
+    tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    without = write_config(tmp_path)
+    refused = invoke("--config", str(without), "db", "prune")
+    assert refused.exit_code == 2
+    assert "retention is not set" in refused.stderr
+
+    config = write_config(tmp_path, retention="1d")
+    copy_seeds(tmp_path / "inbox")
+    assert invoke("--config", str(config), "once").exit_code == 0
+    engine = db.create_db_engine(f"sqlite:///{tmp_path / 'monitor.db'}")
+    with engine.begin() as connection:
+        connection.execute(update(ArticleRow).values(first_seen_at=datetime.now(UTC) - timedelta(days=3)))
+        connection.execute(update(StoryRow).values(updated_at=datetime.now(UTC) - timedelta(days=3)))
+    engine.dispose()
+
+    result = invoke("--config", str(config), "db", "prune")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("pruned 2 article bodies, 0 revisions, ")
+    # The pruned seeds are still known: dropping them again alerts nothing.
+    copy_seeds(tmp_path / "inbox")
+    again = invoke("--config", str(config), "once")
+    assert (again.exit_code, again.stdout) == (0, "")

@@ -11,7 +11,7 @@ import click
 
 from monitor.cli.main import Context, cli, handle_errors
 from monitor.durations import parse_duration
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, DurationError
 from monitor.model import AlertKind, AlertStatus, Role
 from monitor.notify.render import format_published, plural
 from monitor.replay import ReplayedAlert, replay
@@ -234,7 +234,10 @@ def replay_command(ctx: Context, topic_name: str, since: str | None, as_json: bo
         if topic is None:
             names = ", ".join(t.name for t in app.config.topics) or "none"
             raise ConfigError(f"no topic named {topic_name!r} (configured: {names})")
-        start = app.clock() - timedelta(seconds=parse_duration(since)) if since else None
+        try:
+            start = app.clock() - timedelta(seconds=parse_duration(since)) if since else None
+        except DurationError as exc:
+            raise DurationError(f"--since: {exc}") from None
         with app.sessions() as session:
             alerts_found = list(replay(session, app.config, topic, start))
         if as_json:
