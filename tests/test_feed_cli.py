@@ -355,6 +355,36 @@ def test_a_failing_feed_backs_off_further_each_time_and_recovers(
     assert counts(config)["articles"] == 2
 
 
+def test_sources_says_in_words_when_each_source_last_worked_and_what_went_wrong(
+    tmp_path: Path, server: FeedServer, write_config: Callable[..., Path]
+) -> None:
+    server.route("/gone.xml", b"oops", status=500, content_type="text/plain")
+    inbox = tmp_path / "inbox"
+    sources = [
+        {"name": "inbox", "folder": str(inbox), "every": "1m"},
+        {"name": "wire", "feed": server.url("/gone.xml"), "every": "1m"},
+    ]
+    config = feed_config(write_config, tmp_path, sources)
+    (inbox / "empty.txt").write_bytes(b"")
+    assert invoke(config, "once").exit_code == 1
+    health = sources_json(config)
+
+    result = invoke(config, "sources")
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["inbox", "folder", "ok", str(inbox)]
+    success = datetime.fromisoformat(health["inbox"]["last_success"]).astimezone(UTC)
+    next_poll = datetime.fromisoformat(health["inbox"]["next_poll"]).astimezone(UTC)
+    assert lines[1] == (
+        f"    last success {success:%Y-%m-%d %H:%M:%S} UTC; next poll {next_poll:%Y-%m-%d %H:%M:%S} UTC"
+        "; 1 rejected file"
+    )
+    assert lines[2].split()[:3] == ["wire", "feed", "failing"]
+    assert lines[3].startswith("    last success never; next poll 20")
+    assert lines[3].endswith(f"; 1 failure: {health['wire']['last_error']}") and "HTTP 500" in lines[3]
+
+
 def test_gone_and_rate_limited_feeds_are_recorded_and_retry_after_is_honoured(
     tmp_path: Path, server: FeedServer, write_config: Callable[..., Path]
 ) -> None:

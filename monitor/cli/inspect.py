@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -16,7 +16,7 @@ from monitor.model import AlertKind, AlertStatus, Role
 from monitor.notify.render import format_published, plural
 from monitor.replay import ReplayedAlert, replay
 from monitor.store import repo
-from monitor.store.tables import StoryRow
+from monitor.store.tables import SourceRow, StoryRow
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -199,19 +199,35 @@ def sources_command(ctx: Context, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
-        for item in data:
+        for item, source in zip(data, app.config.sources, strict=True):
             click.echo(f"{item['name']:<24} {item['kind']:<6} {item['status']:<8} {item['location']}")
-            click.echo(
-                f"    last success {item['last_success'] or 'never'}; next poll {item['next_poll'] or 'soon'}"
-                + (
-                    f"; {item['consecutive_failures']} failure(s): {item['last_error']}"
-                    if item["last_error"]
-                    else ""
-                )
-                + (f"; {item['failed_files']} rejected file(s)" if item["failed_files"] else "")
-            )
+            click.echo("    " + _health_text(rows.get(source.name), failed_files))
     finally:
         app.close()
+
+
+def _health_text(row: SourceRow | None, failed_files: dict[int, int]) -> str:
+    """``last success …; next poll …``, then the failures and rejected files if any."""
+    if row is None:
+        return "last success never; next poll soon"
+    parts = [
+        f"last success {_moment(row.last_success_at) or 'never'}",
+        f"next poll {_moment(row.next_poll_at) or 'soon'}",
+    ]
+    if row.last_error:
+        parts.append(f"{plural(row.consecutive_failures, 'failure')}: {row.last_error}")
+    if failed_files.get(row.id):
+        parts.append(plural(failed_files[row.id], "rejected file"))
+    return "; ".join(parts)
+
+
+def _moment(moment: datetime | None) -> str | None:
+    """``2026-02-18 09:30:05 UTC``: to the second, as polls are seconds apart."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _health(row: Any) -> str:
