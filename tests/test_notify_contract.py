@@ -212,6 +212,26 @@ def test_new_story_then_update_both_arrive_threaded_where_possible(harness: Harn
         assert "Update: Russia and Ukraine resume talks in Istanbul" in second.readable
 
 
+def test_an_update_says_what_it_adds_to_which_story(harness: Harness) -> None:
+    notifier, destination = harness.notifier, harness.destination
+    root = notifier.send(new_story(), destination)
+    message = update(sentences=("One.", "Two.", "Three.", "Four."), origin="inbox/005_0123456789abcdef.txt")
+    notifier.send(message, destination, root.thread_ref)
+
+    readable = harness.arrived()[1].readable
+    # Up to three new sentences, in article order.
+    assert readable.index("One.") < readable.index("Two.") < readable.index("Three.")
+    assert "Four." not in readable
+    # The article: title, source, date and origin.
+    article = message.article
+    for detail in (article.title, article.source, "2024-05-01", article.origin):
+        assert detail in readable, detail
+    # The story: id, title, article and source counts, first-seen time.
+    story = message.story
+    assert story.title in readable or notifier.threads
+    assert f"story #{story.id} · first seen 2024-05-01 14:03 UTC · 2 articles · 2 sources" in readable
+
+
 def test_a_hostile_title_is_neutralised(harness: Harness) -> None:
     notifier, destination = harness.notifier, harness.destination
     root = notifier.send(new_story(HOSTILE_TITLE, title=HOSTILE_TITLE, lead=SLACK_HOSTILE), destination)

@@ -85,7 +85,8 @@ def test_new_story_is_a_multipart_mail_whose_message_id_is_the_thread(smtp: SMTP
     assert message.get_content_type() == "multipart/alternative"
     text, html = body(message, "plain"), body(message, "html")
     assert "Delegations from Russia and Ukraine met in Istanbul" in text
-    assert "Reuters · 2024-05-01 14:03 UTC · russia-ukraine-talks · 1 source" in text
+    assert "Reuters · 2024-05-01 14:03 UTC · https://example.com/world/talks · russia-ukraine-talks" in text
+    assert "story #7 · first seen 2024-05-01 14:03 UTC · 1 article · 1 source" in text
     assert "https://example.com/world/talks?id=1&lang=en" in text
     assert '<a href="https://example.com/world/talks?id=1&amp;lang=en">' in html
     assert "<h2" in html and "Russia and Ukraine resume talks in Istanbul</h2>" in html

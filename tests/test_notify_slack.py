@@ -124,9 +124,12 @@ def test_update_replies_in_the_thread_with_whats_new(api: SlackAPI, slack: Slack
     section = reply["blocks"][0]["text"]["text"]
     assert section == "*What's new*\n• A prisoner exchange was agreed.\n• Talks continue on Thursday."
     assert reply["blocks"][1]["elements"][0]["text"] == (
-        "Prisoner swap agreed as talks continue · AP · 2024-05-01 14:03 UTC"
+        "Prisoner swap agreed as talks continue · AP · 2024-05-01 14:03 UTC · https://example.com/world/talks"
     )
-    assert reply["blocks"][2]["elements"][0]["url"] == "https://example.org/ap/swap"
+    assert reply["blocks"][2]["elements"][0]["text"] == (
+        "story #7 · first seen 2024-05-01 14:03 UTC · 2 articles · 2 sources"
+    )
+    assert reply["blocks"][3]["elements"][0]["url"] == "https://example.org/ap/swap"
 
 
 def test_update_shows_at_most_three_new_sentences(api: SlackAPI, slack: Slack) -> None:

@@ -6,9 +6,10 @@ import sys
 import threading
 from typing import TextIO
 
+from monitor import defaults
 from monitor.model import AlertKind, AlertMessage
 from monitor.notify.base import Delivered, Notifier, NotifierSettings
-from monitor.notify.render import format_published, single_line
+from monitor.notify.render import format_published, single_line, story_line
 
 
 class ConsoleSettings(NotifierSettings):
@@ -56,10 +57,11 @@ def render_console(message: AlertMessage, thread_ref: str | None = None) -> str:
         lines = [
             f"[{message.topic}] {prefix}UPDATE to story #{story.id}: {single_line(story.title)}",
             f"  {single_line(article.title)}",
-            f"  {single_line(article.source)} · {published} · {story.article_count} articles · {sources}"
-            f" · {article.origin}",
+            f"  {single_line(article.source)} · {published} · {single_line(article.origin)}",
+            f"  {story_line(story)}",
         ]
         if message.novel_sentences:
             lines.append("  What's new:")
-            lines.extend(f"   - {single_line(sentence)}" for sentence in message.novel_sentences)
+            sentences = message.novel_sentences[: defaults.UPDATE_MAX_NOVEL_SENTENCES]
+            lines.extend(f"   - {single_line(sentence)}" for sentence in sentences)
     return "\n".join(lines)

@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from monitor import defaults
 from monitor.model import AlertKind, AlertMessage
-from monitor.notify.render import format_published, paragraph, plural, safe_link, single_line, trim
+from monitor.notify.render import (
+    article_origin,
+    format_published,
+    paragraph,
+    plural,
+    safe_link,
+    single_line,
+    story_line,
+    trim,
+)
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -61,8 +70,8 @@ def _alert_view(message: AlertMessage) -> dict[str, Any]:
         for piece in (
             single_line(article.source),
             format_published(article.published, estimated=article.published_estimated),
+            single_line(article_origin(article) or ""),
             single_line(message.topic),
-            plural(message.story.source_count, "source"),
         )
         if piece
     )
@@ -71,6 +80,7 @@ def _alert_view(message: AlertMessage) -> dict[str, Any]:
         "title": trim(single_line(article.title), TITLE_LIMIT),
         "story_title": trim(single_line(message.story.title), TITLE_LIMIT),
         "meta": meta,
+        "story": story_line(message.story),
         "lead": lead,
         "lead_paragraphs": [p for p in lead.split("\n\n") if p.strip()],
         "sentences": sentences[: defaults.UPDATE_MAX_NOVEL_SENTENCES],
@@ -111,7 +121,8 @@ def digest_bodies(messages: Sequence[AlertMessage], subject: str) -> Bodies:
                 "counts": ", ".join(
                     (plural(latest.article_count, "article"), plural(latest.source_count, "source"))
                 ),
-                "alerts": [_alert_view(alert) for alert in alerts],
+                # The story's counts head its group; each alert need not repeat them.
+                "alerts": [{**_alert_view(alert), "story": ""} for alert in alerts],
             }
         )
     topics = ", ".join(dict.fromkeys(single_line(message.topic) for message in messages))

@@ -13,6 +13,8 @@ import unicodedata
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from monitor.model import ArticleView, StoryView
+
 ELLIPSIS = "…"
 
 _WHITESPACE_RUN = re.compile(r"\s+")
@@ -113,6 +115,27 @@ def format_published(moment: datetime, *, estimated: bool = False, with_time: bo
         moment = moment.astimezone(UTC)
     text = moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
     return f"received {text}" if estimated else text
+
+
+def story_line(story: StoryView) -> str:
+    """``story #7 · first seen 2024-05-01 14:03 UTC · 2 articles · 2 sources``.
+
+    An update alert carries it, so a reader sees how big and how old the story it adds to
+    is without opening the first alert.
+    """
+    return " · ".join(
+        (
+            f"story #{story.id}",
+            f"first seen {format_published(story.first_seen)}",
+            plural(story.article_count, "article"),
+            plural(story.source_count, "source"),
+        )
+    )
+
+
+def article_origin(article: ArticleView) -> str | None:
+    """Where the article came from (a file's path, an item's URL), unless its link says it."""
+    return article.origin if article.origin and article.origin != article.url else None
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:

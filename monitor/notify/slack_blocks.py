@@ -14,7 +14,16 @@ from typing import Any
 
 from monitor import defaults
 from monitor.model import AlertMessage
-from monitor.notify.render import format_published, paragraph, plural, safe_link, single_line, slack_text
+from monitor.notify.render import (
+    article_origin,
+    format_published,
+    paragraph,
+    plural,
+    safe_link,
+    single_line,
+    slack_text,
+    story_line,
+)
 
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
@@ -105,7 +114,8 @@ def update(message: AlertMessage, *, threaded: bool) -> SlackMessage:
     blocks: list[Block] = [] if threaded else [_header(f"Update: {single_line(story.title)}")]
     if body:
         blocks.append(_section(body))
-    blocks.append(_context(article.title, article.source, published))
+    blocks.append(_context(article.title, article.source, published, article_origin(article) or ""))
+    blocks.append(_context(story_line(story)))
     blocks += _button(article.url)
     first = sentences[0] if sentences else article.title
     text = _fallback(f"Update: {story.title}", first) if not threaded else _fallback("What's new", first)
