@@ -310,7 +310,7 @@ def test_seeds_become_one_slack_root_with_a_threaded_update_and_never_repeat(
     root_text = " ".join(strings(root["blocks"]))
     assert "2 articles" in root_text and "1 update" in root_text
     # Seed 000 gives its date; seed 002 gives none, so the reply says when it was received.
-    assert "2026-02-18 00:00 UTC" in root_text and "received" not in root_text
+    assert " · 2026-02-18 · " in root_text and "00:00" not in root_text and "received" not in root_text
     assert "received 20" in " ".join(strings(replies[0]["blocks"]))
 
 
@@ -344,7 +344,7 @@ def test_seeds_become_one_email_and_a_reply_to_it(make_desk: Callable[..., Desk]
     assert reply["References"] == first["Message-ID"]
     assert alerts[0].thread_ref == first["Message-ID"]
     first_text, reply_text = (_plain_text(message) for message in (first, reply))
-    assert "2026-02-18 00:00 UTC" in first_text and "received" not in first_text
+    assert " · 2026-02-18 · " in first_text and "00:00" not in first_text and "received" not in first_text
     assert "received 20" in reply_text
 
 

@@ -67,6 +67,10 @@ def test_a_date_that_was_only_received_says_so() -> None:
     late_evening_utc = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
     assert render.format_published(late_evening_utc, estimated=True) == "received 2024-05-01 23:30 UTC"
     assert render.format_published(late_evening_utc, with_time=False) == "2024-05-01"
+    # A date without a time of day (midnight UTC exactly) is shown as a date.
+    assert render.format_published(datetime(2024, 5, 1, tzinfo=UTC)) == "2024-05-01"
+    one_second_past = datetime(2024, 5, 1, 0, 0, 1, tzinfo=UTC)
+    assert render.format_published(one_second_past) == "2024-05-01 00:00 UTC"
     kyiv_summer = timezone(timedelta(hours=3))
     after_midnight_in_kyiv = datetime(2024, 5, 2, 1, 30, tzinfo=kyiv_summer)
     assert render.format_published(after_midnight_in_kyiv, estimated=True, with_time=False) == (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from urllib.parse import urlsplit
 
 from monitor.model import ArticleView, StoryView
@@ -108,12 +108,15 @@ def safe_link(url: str | None, limit: int = 2000) -> str | None:
 def format_published(moment: datetime, *, estimated: bool = False, with_time: bool = True) -> str:
     """``2024-05-01 14:03 UTC``; a naive datetime is taken to be UTC already.
 
-    An ``estimated`` date (the article gave none, or none usable) reads ``received …``, so a
+    Midnight UTC to the microsecond is a date given without a time (a seed's date marker, a
+    feed's ``2024-05-01``): it reads ``2024-05-01``, not as if published at 00:00. An
+    ``estimated`` date (the article gave none, or none usable) reads ``received …``, so a
     reader does not take the arrival time for the publication date.
     """
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
+    date_only = not with_time or moment.time() == time(0)
+    text = moment.strftime("%Y-%m-%d" if date_only else "%Y-%m-%d %H:%M UTC")
     return f"received {text}" if estimated else text
 
 
