@@ -427,3 +427,23 @@ def test_db_prune_applies_retention_or_says_it_is_not_set(
     copy_seeds(tmp_path / "inbox")
     again = invoke("--config", str(config), "once")
     assert (again.exit_code, again.stdout) == (0, "")
+
+
+def test_alerts_say_when_each_was_sent_or_is_due(seeded_config: Path) -> None:
+    inbox = seeded_config.parent / "inbox"
+    assert invoke("--config", str(seeded_config), "ingest", "--no-deliver", str(inbox)).exit_code == 0
+
+    queued = invoke("--config", str(seeded_config), "alerts")
+    assert invoke("--config", str(seeded_config), "once").exit_code == 0
+    delivered = invoke("--config", str(seeded_config), "alerts")
+
+    assert queued.exit_code == delivered.exit_code == 0
+    assert [line.split(" · ", 1)[1] for line in queued.stdout.splitlines()] == ["due now", "due now"]
+    sent = [
+        json_alert["sent"]
+        for json_alert in json.loads(invoke("--config", str(seeded_config), "alerts", "--json").stdout)
+    ]
+    expected = [
+        f"sent {datetime.fromisoformat(moment).astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" for moment in sent
+    ]
+    assert [line.split(" · ", 1)[1] for line in delivered.stdout.splitlines()] == expected

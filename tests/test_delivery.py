@@ -475,6 +475,7 @@ def test_a_wrong_channel_fails_permanently_without_holding_up_the_good_one(
     lines = [line for line in listed.output.splitlines() if line.startswith("#")]
     assert len(lines) == 1 and f"#{bad.id} failed" in lines[0]
     assert "#does-not-exist" in lines[0] and "channel_not_found" in lines[0]
+    assert " · failed after 1 attempt — " in lines[0]
 
     slack_api.add_channel("does-not-exist")
     retried = runner.invoke(cli, ["--config", str(desk.config_path), "alerts", "retry"])

@@ -16,7 +16,7 @@ from monitor.model import AlertKind, AlertStatus, Role
 from monitor.notify.render import format_published, plural
 from monitor.replay import ReplayedAlert, replay
 from monitor.store import repo
-from monitor.store.tables import SourceRow, StoryRow
+from monitor.store.tables import AlertRow, SourceRow, StoryRow
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -142,14 +142,28 @@ def alerts(ctx: click.Context, only_failed: bool, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
-        for item in data:
+        now = app.clock()
+        for item, row in zip(data, rows, strict=True):
             error = f" — {item['last_error']}" if item["last_error"] else ""
             click.echo(
                 f"#{item['id']} {item['status']:<7} {item['kind']:<9} {item['topic']} → "
-                f"{item['notifier']} {item['destination']} (story {item['story_id']}){error}"
+                f"{item['notifier']} {item['destination']} (story {item['story_id']})"
+                f" · {_delivery_text(row, now)}{error}"
             )
     finally:
         app.close()
+
+
+def _delivery_text(row: AlertRow, now: datetime) -> str:
+    """Where an alert's delivery stands: when it was sent, or when it is tried next."""
+    tries = plural(row.attempts, "attempt")
+    if row.status == AlertStatus.SENT:
+        return f"sent {_moment(row.sent_at)}" + (f" after {tries}" if row.attempts > 1 else "")
+    if row.status == AlertStatus.FAILED:
+        return f"failed after {tries}"
+    due = row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=UTC)
+    waiting = "due now" if due <= now else f"next attempt {_moment(due)}"
+    return f"{waiting} ({tries} so far)" if row.attempts else waiting
 
 
 @alerts.command("retry")
