@@ -447,3 +447,26 @@ def test_alerts_say_when_each_was_sent_or_is_due(seeded_config: Path) -> None:
         f"sent {datetime.fromisoformat(moment).astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" for moment in sent
     ]
     assert [line.split(" · ", 1)[1] for line in delivered.stdout.splitlines()] == expected
+
+
+def test_stories_articles_lists_each_report_with_its_role_and_what_it_added(seeded_config: Path) -> None:
+    inbox = seeded_config.parent / "inbox"
+    wire_copy = (inbox / SEED_FIRST).read_text(encoding="utf-8").replace("terrible", "dreadful", 1)
+    (inbox / "003_0000000000000003.txt").write_text(wire_copy, encoding="utf-8")
+    assert invoke("--config", str(seeded_config), "once").exit_code == 0
+    [story] = _stories(seeded_config)
+
+    result = invoke("--config", str(seeded_config), "stories", "--articles")
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[2] == "    roles: first 1, update 1, duplicate 1"
+    listed = [line for line in lines[3:] if not line.startswith("        + ")]
+    added = [line.removeprefix("        + ") for line in lines[3:] if line.startswith("        + ")]
+    assert [line.split()[0] for line in listed] == ["first", "update", "duplicate"]
+    for line, article in zip(listed, story["articles"], strict=True):
+        assert line.endswith(f" · inbox · {article['title']} ({article['origin']})")
+    assert listed[0].split()[1] == "2026-02-18"  # seed 000's date marker
+    assert listed[1].split()[1] == "received"  # seed 002 has none
+    [update] = [article for article in story["articles"] if article["role"] == "update"]
+    assert added == update["novel_sentences"] and any("not fair" in sentence for sentence in added)

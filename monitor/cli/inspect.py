@@ -16,7 +16,7 @@ from monitor.model import AlertKind, AlertStatus, Role
 from monitor.notify.render import format_published, plural
 from monitor.replay import ReplayedAlert, replay
 from monitor.store import repo
-from monitor.store.tables import AlertRow, SourceRow, StoryRow
+from monitor.store.tables import AlertRow, ArticleRow, SourceRow, StoryRow
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -27,9 +27,10 @@ def _iso(moment: datetime | None) -> str | None:
 @click.option("--topic", default=None, help="Only stories tracked by this topic.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.option("--limit", default=0, help="Only the most recent N stories (0: all).")
+@click.option("--articles", "with_articles", is_flag=True, help="Also list each story's articles.")
 @click.pass_obj
 @handle_errors
-def stories(ctx: Context, topic: str | None, as_json: bool, limit: int) -> None:
+def stories(ctx: Context, topic: str | None, as_json: bool, limit: int, with_articles: bool) -> None:
     """List stories with their articles, sources and roles."""
     app = ctx.app()
     try:
@@ -79,6 +80,9 @@ def stories(ctx: Context, topic: str | None, as_json: bool, limit: int) -> None:
             return
         for story, row in zip(data, rows, strict=True):
             click.echo(_story_text(story, row))
+            if with_articles:
+                for article, member in zip(story["articles"], articles.get(row.id, []), strict=True):
+                    click.echo(_article_text(article, member))
     finally:
         app.close()
 
@@ -233,6 +237,15 @@ def _health_text(row: SourceRow | None, failed_files: dict[int, int]) -> str:
     if failed_files.get(row.id):
         parts.append(plural(failed_files[row.id], "rejected file"))
     return "; ".join(parts)
+
+
+def _article_text(article: dict[str, Any], row: ArticleRow) -> str:
+    """An article of a story: role, date, source, title and origin; then what it added."""
+    published = format_published(row.published_at, estimated=row.published_estimated, with_time=False)
+    where = f"{published} · {article['source']} · {article['title']} ({article['origin']})"
+    lines = [f"      {article['role']:<9} {where}"]
+    lines += [f"        + {sentence}" for sentence in article["novel_sentences"]]
+    return "\n".join(lines)
 
 
 def _moment(moment: datetime | None) -> str | None:
