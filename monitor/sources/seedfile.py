@@ -35,8 +35,10 @@ Related headlines
     quote), is not a byline, and is in title case: at least 75% of its words, not counting
     short function words ("of", "in", "as"...), start with a capital, with at least three
     such words. One such line is enough; a sentence-case line without punctuation stays in
-    the body. A label line such as "Related stories" just before the block is dropped as
-    well. Only the end of the text is examined, so a subheading mid-body stays, and the lead
+    the body. Two or more lines make a block in sentence case as well ("Ukraine says talks
+    will resume next week"), each of at most 16 words, as many outlets write headlines that
+    way and prose rarely ends twice without punctuation. A label line such as "Related
+    stories" just before the block is dropped as well. Only the end of the text is examined, so a subheading mid-body stays, and the lead
     paragraph always stays.
 
 Title
@@ -102,6 +104,8 @@ _HEADLINE_MAX_CHARS = 180
 _HEADLINE_WORDS = range(3, 25)
 _HEADLINE_MIN_CAPITALISED_SHARE = 0.75
 _HEADLINE_MIN_CAPITALISED_WORDS = 3
+# A sentence-case headline is short; a longer unpunctuated line is more likely prose.
+_SENTENCE_CASE_HEADLINE_MAX_WORDS = 16
 # Function words that title case leaves in lower case; they count neither way.
 _MINOR_WORD_LIST = (
     "a an the and but or nor for so yet as at by in of off on per to up via vs vs. with from "
@@ -248,10 +252,18 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def _split_related_headlines(paragraphs: list[str]) -> tuple[list[str], tuple[str, ...]]:
-    """Split off the trailing headline block, never touching the lead paragraph."""
+    """Split off the trailing headline block, never touching the lead paragraph.
+
+    The block is the run of unpunctuated headline-shaped lines at the end. One such line
+    alone must be in title case ("Mayor Vows to Fight Budget Cuts"): a prose paragraph may
+    end without its full stop. Two or more may be in sentence case, as many outlets write
+    headlines ("Ukraine says talks will resume next week"): prose rarely ends that way twice.
+    """
     start = len(paragraphs)
-    while start > 1 and _looks_like_headline(paragraphs[start - 1]):
+    while start > 1 and _looks_like_headline(paragraphs[start - 1], title_case=False):
         start -= 1
+    if len(paragraphs) - start == 1 and not _looks_like_headline(paragraphs[start]):
+        start = len(paragraphs)
     if start == len(paragraphs):
         return paragraphs, ()
     body_end = start
@@ -260,7 +272,9 @@ def _split_related_headlines(paragraphs: list[str]) -> tuple[list[str], tuple[st
     return paragraphs[:body_end], tuple(paragraphs[start:])
 
 
-def _looks_like_headline(line: str) -> bool:
+def _looks_like_headline(line: str, *, title_case: bool = True) -> bool:
+    """A short unpunctuated line that opens with a capital or a figure, not a byline; with
+    ``title_case``, most of its words capitalised too."""
     if len(line) > _HEADLINE_MAX_CHARS:
         return False
     tail = line.rstrip(")")
@@ -269,6 +283,11 @@ def _looks_like_headline(line: str) -> bool:
     words = line.split()
     if len(words) not in _HEADLINE_WORDS or _BYLINE.match(line):
         return False
+    first_word = words[0].lstrip(_WORD_EDGE_MARKS)
+    if not first_word or not (first_word[0].isupper() or first_word[0].isdigit()):
+        return False
+    if not title_case:
+        return len(words) <= _SENTENCE_CASE_HEADLINE_MAX_WORDS
     counted = capitalised = 0
     for word in words:
         core = word.strip(_WORD_EDGE_MARKS)
@@ -276,11 +295,8 @@ def _looks_like_headline(line: str) -> bool:
             continue
         counted += 1
         capitalised += core[0].isupper()
-    first_word = words[0].lstrip(_WORD_EDGE_MARKS)
     return (
-        bool(first_word)
-        and (first_word[0].isupper() or first_word[0].isdigit())
-        and capitalised >= _HEADLINE_MIN_CAPITALISED_WORDS
+        capitalised >= _HEADLINE_MIN_CAPITALISED_WORDS
         and capitalised >= _HEADLINE_MIN_CAPITALISED_SHARE * counted
     )
 
