@@ -38,8 +38,8 @@ Related headlines
     the body. Two or more lines make a block in sentence case as well ("Ukraine says talks
     will resume next week"), each of at most 16 words, as many outlets write headlines that
     way and prose rarely ends twice without punctuation. A label line such as "Related
-    stories" just before the block is dropped as well. Only the end of the text is examined, so a subheading mid-body stays, and the lead
-    paragraph always stays.
+    stories" just before the block is dropped as well. Only the end of the text is examined,
+    so a subheading mid-body stays, and the lead paragraph always stays.
 
 Title
     There is no title line, so the title is the first sentence of the lead paragraph (the
