@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
 
 from monitor.cli.main import Context, cli, handle_errors
+from monitor.clock import as_utc
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, DurationError
 from monitor.model import AlertKind, AlertStatus, Role
@@ -165,7 +166,7 @@ def _delivery_text(row: AlertRow, now: datetime) -> str:
         return f"sent {_moment(row.sent_at)}" + (f" after {tries}" if row.attempts > 1 else "")
     if row.status == AlertStatus.FAILED:
         return f"failed after {tries}"
-    due = row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=UTC)
+    due = as_utc(row.next_attempt_at)
     waiting = "due now" if due <= now else f"next attempt {_moment(due)}"
     return f"{waiting} ({tries} so far)" if row.attempts else waiting
 
@@ -250,11 +251,7 @@ def _article_text(article: dict[str, Any], row: ArticleRow) -> str:
 
 def _moment(moment: datetime | None) -> str | None:
     """``2026-02-18 09:30:05 UTC``: to the second, as polls are seconds apart."""
-    if moment is None:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else None
 
 
 def _health(row: Any) -> str:

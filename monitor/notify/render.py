@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from urllib.parse import urlsplit
 
+from monitor.clock import as_utc
 from monitor.model import ArticleView, StoryView
 
 ELLIPSIS = "…"
@@ -113,8 +114,7 @@ def format_published(moment: datetime, *, estimated: bool = False, with_time: bo
     ``estimated`` date (the article gave none, or none usable) reads ``received …``, so a
     reader does not take the arrival time for the publication date.
     """
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
+    moment = as_utc(moment)
     date_only = not with_time or moment.time() == time(0)
     text = moment.strftime("%Y-%m-%d" if date_only else "%Y-%m-%d %H:%M UTC")
     return f"received {text}" if estimated else text

@@ -60,6 +60,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from monitor.clock import as_utc
 from monitor.errors import ArticleRejected
 
 #: Long enough for a full first sentence of a wire story (the sample seeds reach ~240).
@@ -152,7 +153,7 @@ def parse_seed(data: bytes, *, mtime: datetime) -> SeedArticle:
     if first is None:
         raise ArticleRejected("empty file (nothing but whitespace and control characters)")
 
-    published = _as_utc(mtime)
+    published = as_utc(mtime)
     estimated = True
     marker = _DATE_MARKER.match(lines[first])
     if marker:
@@ -245,10 +246,6 @@ def _reject_blank(text: str) -> str:
     if not text.strip():
         raise ArticleRejected("empty file (whitespace only)")
     return text
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _split_related_headlines(paragraphs: list[str]) -> tuple[list[str], tuple[str, ...]]:

@@ -6,9 +6,10 @@ feedparser reads only XML, so JSON Feed is handled here with the standard ``json
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from monitor.clock import as_utc
 from monitor.errors import NotAFeed
 
 from .articles import FeedItem
@@ -99,9 +100,7 @@ def _date(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def _string(value: Any) -> str | None:
