@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor import defaults
 from monitor.config import Config, TopicConfig
 from monitor.model import AlertKind, Role
 from monitor.pipeline import story_doc
@@ -77,5 +78,7 @@ def replay(
                 article_title=article.title,
                 published=article.published_at,
                 published_estimated=article.published_estimated,
-                novel_sentences=assignment.novel_sentences[:3] if plan.kind is AlertKind.UPDATE else (),
+                novel_sentences=assignment.novel_sentences[: defaults.UPDATE_MAX_NOVEL_SENTENCES]
+                if plan.kind is AlertKind.UPDATE
+                else (),
             )
