@@ -7,10 +7,33 @@ decoded, whitespace inside a paragraph collapses to single spaces, and every blo
 
 from __future__ import annotations
 
+import re
+
 from selectolax.lexbor import LexborHTMLParser
 
-#: Elements whose text is never article text.
-_DROPPED = ["script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math", "head"]
+#: Elements whose text is never article text: code and embeds, and the page furniture that
+#: full-content feeds carry along (related links, share buttons, sign-up forms, footers), which
+#: would otherwise bring other stories' names into this one's terms.
+_DROPPED = [
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "math",
+    "head",
+    "nav",
+    "aside",
+    "footer",
+    "form",
+    "button",
+]
+
+#: The line WordPress feeds end every item with ("The post X appeared first on Y.").
+_WORDPRESS_TRAILER = re.compile(r"The post .+ appeared first on .+")
 
 #: Elements that start and end a paragraph of text.
 _BLOCKS = (
@@ -35,7 +58,9 @@ def html_to_text(html: str) -> str:
     for node in body.css(_BLOCKS):
         node.insert_before(_BREAK)
         node.insert_after(_BREAK)
-    return _join_paragraphs(body.text(separator="").split(_BREAK))
+    text = _join_paragraphs(body.text(separator="").split(_BREAK))
+    head, _, last = text.rpartition("\n")
+    return head if _WORDPRESS_TRAILER.fullmatch(last) else text
 
 
 def plain_text(text: str) -> str:
