@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import CONTRACT_QUERY, copy_seeds
 from sqlalchemy import func, select, update
@@ -24,13 +25,17 @@ def _run(config: Path, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_replay_shows_the_seeds_story_and_its_update_without_sending(
-    tmp_path: Path, write_config: Callable[..., Path]
-) -> None:
+@pytest.fixture
+def ingested(tmp_path: Path, write_config: Callable[..., Path]) -> Path:
+    """The config of a database holding the seeds, ingested without delivering anything."""
     config = write_config(tmp_path)
     copy_seeds(tmp_path / "inbox")
     assert _run(config, "ingest", "--no-deliver", str(tmp_path / "inbox"))[0] == 0
+    return config
 
+
+def test_replay_shows_the_seeds_story_and_its_update_without_sending(ingested: Path) -> None:
+    config = ingested
     code, out, _ = _run(config, "replay", "--topic", "russia-ukraine-talks", "--json")
     assert code == 0
     alerts = json.loads(out)
@@ -69,13 +74,9 @@ def test_replay_of_an_unknown_topic_is_a_usage_error(
     assert "no topic named 'nope'" in err
 
 
-def test_replay_since_leaves_out_articles_stored_before_it(
-    tmp_path: Path, write_config: Callable[..., Path]
-) -> None:
-    config = write_config(tmp_path)
-    copy_seeds(tmp_path / "inbox")
-    assert _run(config, "ingest", "--no-deliver", str(tmp_path / "inbox"))[0] == 0
-    engine = db.create_db_engine(f"sqlite:///{tmp_path / 'monitor.db'}")
+def test_replay_since_leaves_out_articles_stored_before_it(ingested: Path) -> None:
+    config = ingested
+    engine = db.create_db_engine(f"sqlite:///{config.parent / 'monitor.db'}")
     with engine.begin() as connection:
         # Seed 000 was stored ten days ago; seed 002 just now.
         connection.execute(

@@ -227,15 +227,13 @@ def sources_command(ctx: Context, as_json: bool) -> None:
 
 def _health_text(row: SourceRow | None, failed_files: dict[int, int]) -> str:
     """``last success …; next poll …``, then the failures and rejected files if any."""
-    if row is None:
-        return "last success never; next poll soon"
     parts = [
-        f"last success {_moment(row.last_success_at) or 'never'}",
-        f"next poll {_moment(row.next_poll_at) or 'soon'}",
+        f"last success {_moment(row.last_success_at if row else None) or 'never'}",
+        f"next poll {_moment(row.next_poll_at if row else None) or 'soon'}",
     ]
-    if row.last_error:
+    if row is not None and row.last_error:
         parts.append(f"{plural(row.consecutive_failures, 'failure')}: {row.last_error}")
-    if failed_files.get(row.id):
+    if row is not None and failed_files.get(row.id):
         parts.append(plural(failed_files[row.id], "rejected file"))
     return "; ".join(parts)
 

@@ -9,7 +9,7 @@ from typing import TextIO
 from monitor import defaults
 from monitor.model import AlertKind, AlertMessage
 from monitor.notify.base import Delivered, Notifier, NotifierSettings
-from monitor.notify.render import format_published, single_line, story_line
+from monitor.notify.render import format_published, plural, single_line, story_line
 
 
 class ConsoleSettings(NotifierSettings):
@@ -44,7 +44,7 @@ class Console(Notifier):
 def render_console(message: AlertMessage, thread_ref: str | None = None) -> str:
     story, article = message.story, message.article
     published = format_published(article.published, estimated=article.published_estimated, with_time=False)
-    sources = f"{story.source_count} source{'s' if story.source_count != 1 else ''}"
+    sources = plural(story.source_count, "source")
     if message.kind is AlertKind.NEW_STORY:
         lines = [
             f"[{message.topic}] NEW STORY #{story.id}: {single_line(story.title)}",
