@@ -324,7 +324,8 @@ class Pipeline:
         report.stored += 1
         for note in raw.notes:
             # Stored with the article too; said once here, when the article is new, so whoever
-            # dropped the file or runs the feed learns that its date was guessed.
+            # dropped the file or runs the feed learns what the reader had to guess (a date
+            # replaced by the arrival time, text decoded as cp1252).
             log.warning("%s: %s", raw.origin, note, extra={"source": source_name, "article_id": article.id})
         log.debug(
             "%s of story %d: %s",
