@@ -13,7 +13,6 @@ local Slack Web API stand-in (tests/slackapi.py) through the real notifier and i
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from coined import distinct_article  # type: ignore[import-not-found,unused-ignore]
 from slackapi import SlackAPI  # type: ignore[import-not-found,unused-ignore]
 
 from monitor import defaults
@@ -32,23 +32,6 @@ from monitor.config import load_config
 from monitor.model import AlertStatus
 from monitor.store import repo
 
-_SYLLABLES = (
-    "ka",
-    "lo",
-    "ver",
-    "mi",
-    "stan",
-    "dor",
-    "qu",
-    "el",
-    "ran",
-    "tis",
-    "bo",
-    "zhe",
-    "nar",
-    "vi",
-    "pol",
-)
 #: One word per channel; an article carries exactly one, and each channel's topic queries it.
 _DESK_WORDS = (
     "alderwick",
@@ -62,24 +45,11 @@ _DESK_WORDS = (
 )
 
 
-def _invented(rng: random.Random, syllables: int = 3) -> str:
-    return "".join(rng.choice(_SYLLABLES) for _ in range(syllables))
-
-
 def articles(count: int, desks: int, seed: int) -> list[str]:
     """Distinct stories in the seeds format, dealt round-robin to the desks."""
-    rng = random.Random(seed)
-    found = []
-    for index in range(count):
-        place, pact = _invented(rng).capitalize() + "sk", _invented(rng).capitalize()
-        filler = [" ".join(_invented(rng) for _ in range(14)) for _ in range(3)]
-        found.append(
-            f" date 2026-02-18 Ukrainian and Russian envoys met in {place} for talks on the {pact} pact.\n"
-            f"The {filler[0]} was agreed near {_DESK_WORDS[index % desks]}.\n"
-            f"Kyiv and the Kremlin named the {filler[1]} group.\n"
-            f"Observers expected the {filler[2]} before the next round.\n"
-        )
-    return found
+    return [
+        distinct_article(seed * count + index, marker=_DESK_WORDS[index % desks]) for index in range(count)
+    ]
 
 
 def run_once(alerts: int, channels: int, seed: int) -> float:

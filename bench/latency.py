@@ -33,7 +33,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from workerproc import distinct_article, environment  # type: ignore[import-not-found,unused-ignore]
+from coined import distinct_article  # type: ignore[import-not-found,unused-ignore]
+from workerproc import environment  # type: ignore[import-not-found,unused-ignore]
 
 MARKER = "lighthouse"
 TOPIC = "latency"

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from coined import SYLLABLES  # type: ignore[import-not-found,unused-ignore]
 
 FIRST_NAMES = [
     "Amara",
@@ -384,25 +389,7 @@ class NewsGenerator:
         self._surnames = SURNAMES + [self._coined_surname() for _ in range(400)]
 
     def _coined_surname(self) -> str:
-        syllables = [
-            "ka",
-            "lo",
-            "mi",
-            "ne",
-            "ru",
-            "sa",
-            "ta",
-            "vo",
-            "zi",
-            "be",
-            "do",
-            "fu",
-            "ga",
-            "hi",
-            "ja",
-            "ke",
-        ]
-        return "".join(self.random.choice(syllables) for _ in range(self.random.randint(2, 3))).capitalize()
+        return "".join(self.random.choice(SYLLABLES) for _ in range(self.random.randint(2, 3))).capitalize()
 
     def event(self, number: int, published: datetime) -> Event:
         rand = self.random

@@ -10,7 +10,6 @@ periods pass without waiting; Slack's per-channel pacing is shortened to keep th
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 import smtpserver
 from click.testing import CliRunner
+from coined import distinct_articles, title_of
 from conftest import CONTRACT_QUERY, CONTRACT_TOPIC, SEED_FIRST, SEED_UPDATE, SEEDS_DIR
 from slackapi import SlackAPI
 from smtpserver import SMTPServer
@@ -71,69 +71,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self._skipped += timedelta(seconds=seconds)
-
-
-# --- distinct on-topic articles in the seeds format -----------------------------------------
-
-_SYLLABLES = (
-    "ka",
-    "lo",
-    "ver",
-    "mi",
-    "stan",
-    "dor",
-    "qu",
-    "el",
-    "ran",
-    "tis",
-    "bo",
-    "zhe",
-    "nar",
-    "vi",
-    "pol",
-    "ost",
-    "ru",
-    "gen",
-    "dal",
-    "mer",
-    "sa",
-    "tov",
-)
-
-
-def _invented(rng: random.Random, syllables: int = 3) -> str:
-    return "".join(rng.choice(_SYLLABLES) for _ in range(syllables))
-
-
-def distinct_articles(
-    count: int, *, seed: int = 7, marker: Callable[[int], str] = lambda _i: ""
-) -> list[str]:
-    """``count`` on-topic articles about different events (their words barely overlap).
-
-    Each matches the contract topic; ``marker(index)`` adds a word to the body so a topic can
-    pick some of them (``Odesa`` for a second desk, a desk name in the benchmark).
-    """
-    rng = random.Random(seed)
-    articles = []
-    for index in range(count):
-        place = _invented(rng).capitalize() + "sk"
-        accord = _invented(rng).capitalize()
-        people = [f"{_invented(rng, 2).capitalize()} {_invented(rng).capitalize()}" for _ in range(2)]
-        filler = [" ".join(_invented(rng) for _ in range(14)) for _ in range(3)]
-        extra = marker(index)
-        articles.append(
-            f" date 2026-02-18 Ukrainian and Russian envoys met in {place} for talks on the {accord} pact.\n"
-            f"The meeting was chaired by {people[0]}, who said the {filler[0]} would follow.\n"
-            f"Kyiv and the Kremlin named {people[1]} to lead the {filler[1]} group.\n"
-            f"Observers in {place} {extra} expected the {filler[2]} before the next round.\n"
-        )
-    return articles
-
-
-def title_of(article: str) -> str:
-    """The title the seeds reader gives such an article: its first sentence."""
-    first_line = article.split("\n", 1)[0].strip()
-    return first_line.removeprefix("date 2026-02-18 ")
 
 
 # --- building apps -------------------------------------------------------------------------

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from coined import distinct_articles, title_of
 from slackapi import JSONObject, SlackAPI
 from sqlalchemy import func, select
-from test_delivery import distinct_articles, title_of
 
 import monitor.cli.worker  # noqa: F401  (registers the commands)
 from monitor.cli.main import cli

@@ -28,8 +28,10 @@ def server() -> Iterator[FeedServer]:
         yield running
 
 
-def poll_one(url: str, settings: FetchSettings = INLINE, **request: str | None) -> FeedResult:
-    (result,) = poll_feeds([FeedRequest("src", url, **request)], settings)
+def poll_one(
+    url: str, settings: FetchSettings = INLINE, *, etag: str | None = None, last_modified: str | None = None
+) -> FeedResult:
+    (result,) = poll_feeds([FeedRequest("src", url, etag, last_modified)], settings)
     return result
 
 

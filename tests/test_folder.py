@@ -72,7 +72,7 @@ def inbox_config(tmp_path: Path, write_config: Callable[..., Path]) -> Config:
     return load_config(write_config(tmp_path))
 
 
-def _roles_by_file(app: App) -> dict[str, str]:
+def _roles_by_file(app: App) -> dict[str, str | None]:
     with app.sessions() as session:
         rows = session.execute(
             select(SourceFileRow.path, ArticleRow.role).join(

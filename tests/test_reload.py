@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
+from coined import distinct_event
 from conftest import CONTRACT_QUERY, CONTRACT_TOPIC, SEED_FIRST, SEED_UPDATE, SEEDS_DIR
 from feedserver import FeedServer
-from workerproc import WorkerProcess, distinct_event, drop
+from workerproc import WorkerProcess, drop
 
 pytestmark = pytest.mark.slow
 

@@ -21,11 +21,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from coined import distinct_article, distinct_event
 from conftest import CONTRACT_QUERY, CONTRACT_TOPIC, SEED_FIRST, SEED_UPDATE, SEEDS_DIR
 from feedserver import FeedServer
 from slackapi import SlackAPI
 from sqlalchemy import func, select
-from workerproc import WorkerProcess, distinct_article, distinct_event, drop, free_port, wait_until
+from workerproc import WorkerProcess, drop, free_port, wait_until
 
 from monitor.store import db
 from monitor.store.tables import AlertRow, ArticleRow, ArticleSourceRow, SourceRow, StoryRow

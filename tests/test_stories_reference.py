@@ -103,7 +103,7 @@ def test_shared_names_count_for_more_than_shared_wording() -> None:
 
 def build_uncached() -> Mapping[str, float]:
     """What stem_frequencies() gives in a new process (the function is cached per process)."""
-    return stem_frequencies.__wrapped__()  # type: ignore[attr-defined,no-any-return]
+    return stem_frequencies.__wrapped__()
 
 
 def test_the_first_process_caches_the_table_and_later_ones_read_it(

@@ -1,16 +1,12 @@
-"""Helpers for tests that run workers as real processes: the process, and distinct articles.
+"""Helpers for tests that run workers as real processes: the process, ports, waiting, dropping files.
 
 :class:`WorkerProcess` is ``python -m monitor --config X run`` with its stdout and stderr
-collected line by line. :func:`distinct_article` writes a seeds-format article about an event
-of its own: its people, places and organisations are coined from a seeded generator, so two
-articles share nothing but the words every article has (and ``marker``, which a test topic
-can ask for), and the story engine never has a reason to join them.
+collected line by line. The articles such tests drop come from :mod:`coined`.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -20,34 +16,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
-
-_SYLLABLES = [
-    "ka",
-    "lo",
-    "mi",
-    "ne",
-    "ru",
-    "sa",
-    "ta",
-    "vo",
-    "zi",
-    "be",
-    "do",
-    "fu",
-    "ga",
-    "hi",
-    "ja",
-    "ke",
-    "pra",
-    "sto",
-    "vel",
-    "mur",
-    "dan",
-    "tor",
-    "lin",
-    "qua",
-    "rest",
-]
 
 
 def environment() -> dict[str, str]:
@@ -142,40 +110,6 @@ def wait_until(condition: Callable[[], bool], timeout: float, every: float = 0.1
             return True
         time.sleep(every)
     return condition()
-
-
-# --- articles ------------------------------------------------------------------------------
-
-
-def _coined(rng: random.Random, syllables: int = 3) -> str:
-    return "".join(rng.choice(_SYLLABLES) for _ in range(syllables)).capitalize()
-
-
-def distinct_event(seed: int, *, marker: str) -> tuple[str, str]:
-    """(title, body) of an event no other seed reports; ``marker`` appears in the body."""
-    rng = random.Random(f"event-{seed}")
-    person = f"{_coined(rng, 2)} {_coined(rng)}"
-    colleague = f"{_coined(rng, 2)} {_coined(rng)}"
-    town, river, company = _coined(rng), _coined(rng), f"{_coined(rng)} {_coined(rng, 2)}"
-    count, money = rng.randint(120, 9800), rng.randint(3, 950)
-    title = f"{person} opened the {company} works in {town} on the {river} with {count} new jobs."
-    body = "\n".join(
-        [
-            f"{town} council said the {company} plant would cost {money} million and employ {count} people.",
-            f"{colleague}, who chairs the {town} {marker} committee, called the {river} site "
-            "a turning point.",
-            f"Residents of {town} and {_coined(rng)} queued outside the {company} gates before dawn.",
-            f"{person} promised that a second {company} line on the {river} would follow "
-            f"by {rng.randint(2027, 2031)}.",
-        ]
-    )
-    return title, body
-
-
-def distinct_article(seed: int, *, marker: str, date: str = "2026-03-02") -> str:
-    """A seeds-format article (with its `` date`` line) about event ``seed``."""
-    title, body = distinct_event(seed, marker=marker)
-    return f" date {date} {title}\n{body}\n"
 
 
 def drop(folder: Path, name: str, text: str) -> Path:
