@@ -11,8 +11,8 @@ shipped topic) are written once, then the real CLI ingests them into a new SQLit
 ``python -m monitor --config TMP ingest --no-deliver FOLDER`` in a subprocess, timed from start
 to exit (interpreter start-up included), its summary line parsed. Sizes up to 20,000 run
 ``--repeat`` times (default 3) and report the median; larger sizes run ``--large-repeat`` times
-(default 1). At about 1,000-1,400 articles/s the default run (10,000 x 3, 100,000 x 1, the
-probe and no profile) takes about 5 minutes on two cores.
+(default 1). At 800-1,300 articles/s the default run (10,000 x 3, 100,000 x 1, the probe
+and no profile) takes 5 to 8 minutes on two cores.
 Alerts are planned (the topic matches) but not delivered. Besides wall-clock rates the table
 gives articles per CPU-second of the ingest process, which other load on the machine does
 not distort.

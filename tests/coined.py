@@ -85,7 +85,9 @@ def distinct_articles(
 
     Each matches a topic on the talks (the shipped one, the tests' contract topic);
     ``marker(index)`` adds words to the body so a topic can pick some of them (``near Odesa``
-    for a second desk, a desk's word in the delivery benchmark).
+    for a second desk, a desk's name where several desks share a run). The shared template
+    weighs enough that about one pair in a hundred such articles joins one story: a few dozen
+    stay apart; for more, use :func:`distinct_article`.
     """
     rng = random.Random(seed)
     articles = []
