@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from coined import SYLLABLES  # type: ignore[import-not-found,unused-ignore]
+from coined import coined_name  # type: ignore[import-not-found,unused-ignore]
 
 FIRST_NAMES = [
     "Amara",
@@ -389,7 +389,7 @@ class NewsGenerator:
         self._surnames = SURNAMES + [self._coined_surname() for _ in range(400)]
 
     def _coined_surname(self) -> str:
-        return "".join(self.random.choice(SYLLABLES) for _ in range(self.random.randint(2, 3))).capitalize()
+        return coined_name(self.random, self.random.randint(2, 3))
 
     def event(self, number: int, published: datetime) -> Event:
         rand = self.random
