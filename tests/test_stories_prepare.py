@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import pickle
 import random
 import subprocess
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from conftest import SEED_FIRST, SEED_UPDATE
 from sqlalchemy import select
 
@@ -21,7 +23,18 @@ from monitor.sources.folder import FolderSource
 from monitor.sources.seedfile import parse_seed
 from monitor.store.tables import AlertRow, ArticleRow, SourceFileRow, StoryRow, StoryTopicRow
 from monitor.stories import StoryDoc, StoryEngine
-from monitor.stories.prepare import POOL_MIN_ITEMS, PreparedArticle, prepare, prepare_ahead, shutdown_helpers
+from monitor.stories import prepare as prepare_module
+from monitor.stories.prepare import (
+    PIPE_BYTES,
+    POOL_MIN_ITEMS,
+    TASK_ITEMS,
+    PreparedArticle,
+    prepare,
+    prepare_ahead,
+    prepare_all,
+    shutdown_helpers,
+    submit,
+)
 from monitor.stories.text import analyse
 from monitor.topics import Query
 
@@ -201,6 +214,30 @@ def test_duplicate_sketches_are_the_same_in_every_process() -> None:
 def test_a_small_batch_never_starts_helpers() -> None:
     texts = [("Title", f"Body text number {number}.") for number in range(POOL_MIN_ITEMS - 1)]
     assert prepare_ahead(texts) is None
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="pipe sizes are a Linux feature")
+def test_the_helpers_pipes_hold_a_whole_tasks_results() -> None:
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    if limit < PIPE_BYTES:
+        pytest.skip(f"this kernel caps pipes at {limit} bytes")
+    shutdown_helpers()
+    try:
+        task = submit(len, "started")
+        assert task is not None and task.result(timeout=30) == len("started")
+        pool = prepare_module._pool
+        assert pool is not None
+        for connection in (pool._result_queue._reader, pool._call_queue._writer):  # type: ignore[attr-defined]
+            assert fcntl.fcntl(connection.fileno(), fcntl.F_GETPIPE_SZ) >= PIPE_BYTES
+        # More than a default 64 KB pipe holds.
+        texts = [(f"Title {number}", body) for number, body in enumerate(_corpus(TASK_ITEMS * 3))]
+        results = submit(prepare_all, texts, (QUERY,))
+        assert results is not None
+        made = results.result(timeout=60)
+        assert len(pickle.dumps(made)) > 64 * 1024
+        assert [item.digest for item in made] == [prepare(*text).digest for text in texts]
+    finally:
+        shutdown_helpers()
 
 
 def test_a_threaded_process_prepares_in_helpers_started_from_a_fork_server() -> None:
