@@ -32,7 +32,14 @@ from monitor.store.tables import (
     StoryTopicRow,
 )
 from monitor.stories import Assignment, StoryDoc, StoryEngine
-from monitor.stories.prepare import Ahead, Preparations, Shifted, prepare_ahead
+from monitor.stories.prepare import (
+    Ahead,
+    Preparations,
+    PreparedArticle,
+    Shifted,
+    analyses_ahead,
+    prepare_ahead,
+)
 from monitor.topics import PreparedText
 from monitor.tracking import Target, plan_alerts
 
@@ -103,9 +110,13 @@ class Pipeline:
         rows = repo.articles_in_window(
             session, self._synced_article_id, published_since=newest_known - window
         )
-        for row in rows:
+        docs = [story_doc(row, "") for row in rows]
+        # A worker starting on a large store reads back thousands of articles: the helpers
+        # analyse them while this process registers the ones analysed already.
+        analyses = analyses_ahead([(doc.title, doc.body) for doc in docs])
+        for row, doc, analysis in zip(rows, docs, analyses, strict=True):
             assert row.story_id is not None
-            self.engine.add(story_doc(row, ""), row.story_id, Role(row.role or Role.FIRST))
+            self.engine.add(doc, row.story_id, Role(row.role or Role.FIRST), analysis)
             self._observe_time(row.published_at, row.published_estimated)
             self._synced_article_id = row.id
 
@@ -492,7 +503,7 @@ class Pipeline:
                 )
 
 
-def _prepare_ahead(items: Sequence[Incoming], queries: Sequence[str]) -> Ahead | None:
+def _prepare_ahead(items: Sequence[Incoming], queries: Sequence[str]) -> Ahead[PreparedArticle] | None:
     return prepare_ahead([(item.article.title, item.article.body) for item in items], queries)
 
 

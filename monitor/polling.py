@@ -244,7 +244,7 @@ class _Step:
             self.read.append((path, version, data))
         self.tasks: list[tuple[list[int], Future[list[_Parsed]] | None]] = []
         self.parsed_here: dict[int, Incoming | Rejection] = {}
-        self.ahead: Ahead | None = None
+        self.ahead: Ahead[PreparedArticle] | None = None
         self.ahead_index: dict[int, int] = {}  # position in ``read`` -> index in ``ahead``
         if queries is None:
             return
@@ -311,7 +311,12 @@ class _Step:
 class _StepPreparations:
     """The preparations of a step's stored items, by their position in the pipeline's list."""
 
-    def __init__(self, ready: list[PreparedArticle | None], ahead: Ahead | None, indexes: list[int | None]):
+    def __init__(
+        self,
+        ready: list[PreparedArticle | None],
+        ahead: Ahead[PreparedArticle] | None,
+        indexes: list[int | None],
+    ):
         self._ready, self._ahead, self._indexes = ready, ahead, indexes
 
     def get(self, index: int) -> PreparedArticle | None:

@@ -25,6 +25,7 @@ from monitor.store.tables import AlertRow, ArticleRow, SourceFileRow, StoryRow, 
 from monitor.stories import StoryDoc, StoryEngine
 from monitor.stories import prepare as prepare_module
 from monitor.stories.prepare import (
+    ANALYSIS_STEP,
     PIPE_BYTES,
     POOL_MIN_ITEMS,
     TASK_ITEMS,
@@ -137,6 +138,44 @@ def test_ingest_with_helper_processes_stores_exactly_what_ingest_without_them_do
     assert rows["alerts"] and rows["topics"]
     assert len(rows["stories"]) < 620
     assert any(role == "update" for _id, _hash, _story, role, _novel, _title in rows["articles"])
+
+
+def test_a_restarted_worker_analyses_a_large_window_in_helpers_and_judges_as_before(
+    tmp_path: Path, write_config: Callable[..., Path], build_app: Callable[[Config], App]
+) -> None:
+    """A worker starting on a store whose window holds hundreds of articles has the helpers
+    analyse them; what it then stores is exactly what a worker that never stopped stores."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    texts = _corpus(700)
+    for number, text in enumerate(texts):
+        (folder / f"{number:04d}.txt").write_text(text, encoding="utf-8")
+    paths = sorted(folder.glob("*.txt"))
+    earlier, later = paths[: 700 - POOL_MIN_ITEMS + 1], paths[700 - POOL_MIN_ITEMS + 1 :]
+    assert len(earlier) > ANALYSIS_STEP + POOL_MIN_ITEMS  # helpers analyse more than one step
+    source = FolderSource(FolderSourceConfig(name="ingest", folder=folder))
+    results = {}
+    for name in ("restarted", "continuous"):
+        config = _config(tmp_path, name, write_config)
+        app = build_app(config)
+        ingest_paths(app.sessions, app.pipeline, source, earlier, app.clock)
+        if name == "restarted":
+            app.close()
+            shutdown_helpers()
+            app = build_app(config)
+        # Fewer files than helpers take: what decides them is the window alone.
+        report = ingest_paths(app.sessions, app.pipeline, source, later, app.clock).report
+        assert report.stored + report.known == len(later) and report.stored > 150
+        assert len(app.pipeline.engine) > 0
+        results[name] = _rows(app)
+    assert results["restarted"] == results["continuous"]
+    articles = results["restarted"]["articles"]
+    stored_earlier = len(articles) - report.stored
+    earlier_stories = {story_id for _id, _hash, story_id, *_rest in articles[:stored_earlier]}
+    joined = [
+        story_id for _id, _hash, story_id, *_rest in articles[stored_earlier:] if story_id in earlier_stories
+    ]
+    assert len(joined) > report.stored // 2  # most later reports join stories from before the restart
 
 
 def test_analyses_from_another_process_share_one_string_per_term() -> None:

@@ -253,9 +253,12 @@ class StoryEngine:
 
     # --- registration ---------------------------------------------------------------
 
-    def add(self, doc: StoryDoc, story_id: int, role: Role) -> None:
-        """Register a stored article under ``story_id`` (created when new) with its role."""
-        analysis = self._analyse(doc)
+    def add(self, doc: StoryDoc, story_id: int, role: Role, analysis: Analysis | None = None) -> None:
+        """Register a stored article under ``story_id`` (created when new) with its role.
+
+        ``analysis`` is as for :meth:`assign`; without it, the one :meth:`assign` made is reused.
+        """
+        analysis = self._analyse(doc, analysis)
         when = _seconds(doc.published)
         dated = not doc.published_estimated
         revision = doc.article_id in self._articles

@@ -22,11 +22,12 @@ import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.context import BaseContext
-from typing import Final, ParamSpec, Protocol, TypeVar
+from typing import Final, Generic, ParamSpec, Protocol, TypeVar
 
 try:
     import fcntl
@@ -44,6 +45,8 @@ POOL_MIN_ITEMS: Final = 200
 #: Articles per task handed to a helper: enough to amortise the hand-over, few enough that
 #: the first results come back soon and fit in one pipe (some 15 KB per 3 KB article).
 TASK_ITEMS: Final = 25
+#: Texts per step of :func:`analyses_ahead`.
+ANALYSIS_STEP: Final = 250
 #: At most this many helper processes; one core stays with the storing thread.
 MAX_HELPERS: Final = 4
 #: The size the pool's pipes are widened to: Linux's default limit for an unprivileged
@@ -52,6 +55,7 @@ PIPE_BYTES: Final = 1 << 20
 
 P = ParamSpec("P")
 R = TypeVar("R")
+Made = TypeVar("Made")
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -92,6 +96,12 @@ def prepare_all(texts: Sequence[tuple[str, str]], queries: Sequence[str] = ()) -
     return [prepare(title, body, queries) for title, body in texts]
 
 
+def analyse_all(texts: Sequence[tuple[str, str]]) -> list[Analysis]:
+    """:func:`~monitor.stories.text.analyse` for each (title, body): a helper's task when
+    only the story engine needs the texts (the window of stories read back at start)."""
+    return [analyse(title, body) for title, body in texts]
+
+
 class Ready:
     """Preparations made already, one per article (``None`` where there is none)."""
 
@@ -118,40 +128,39 @@ class Shifted:
         return self._preparations.peek(self._start + index)
 
 
-class Ahead:
-    """Preparations of articles, running in the helper pool while earlier ones are stored.
+class Ahead(Generic[Made]):
+    """Work on articles' texts (preparations, or analyses alone), running in the helper pool
+    while earlier articles are stored.
 
-    :meth:`get` gives ``None`` for an article whose preparation failed (a helper died), and
-    the caller prepares that one itself. Unless ``wait``, it does not wait for a preparation
-    that is not back yet either: it then gives ``None`` too. With ``wait``, a task no helper
-    has started yet is taken back and done here, so this process never idles while work is
-    queued for the helpers: the task wanted, if no helper has it, else the last one queued
-    (the helpers take the first), while a helper finishes the one wanted.
+    :meth:`get` gives ``None`` for an article whose work failed (a helper died), and the
+    caller does that one itself. Unless ``wait``, it does not wait for work that is not back
+    yet either: it then gives ``None`` too. With ``wait``, a task no helper has started yet
+    is taken back and done here, so this process never idles while work is queued for the
+    helpers: the task wanted, if no helper has it, else the last one queued (the helpers take
+    the first), while a helper finishes the one wanted.
     """
 
     def __init__(
         self,
         texts: Sequence[tuple[str, str]],
-        queries: Sequence[str],
+        work: Callable[[list[tuple[str, str]]], list[Made]],
         pool: ProcessPoolExecutor,
         *,
         wait: bool,
     ) -> None:
         self._wait = wait
-        self._queries = queries
+        self._work = work
         self._texts = [list(texts[start : start + TASK_ITEMS]) for start in range(0, len(texts), TASK_ITEMS)]
-        self._tasks: list[Future[list[PreparedArticle]]] = [
-            pool.submit(prepare_all, batch, queries) for batch in self._texts
-        ]
-        self._taken_back: dict[int, list[PreparedArticle]] = {}
+        self._tasks: list[Future[list[Made]]] = [pool.submit(work, batch) for batch in self._texts]
+        self._taken_back: dict[int, list[Made]] = {}
 
-    def get(self, index: int) -> PreparedArticle | None:
+    def get(self, index: int) -> Made | None:
         return self._result(index, self._wait)
 
-    def peek(self, index: int) -> PreparedArticle | None:
+    def peek(self, index: int) -> Made | None:
         return self._result(index, False)
 
-    def _result(self, index: int, wait: bool) -> PreparedArticle | None:
+    def _result(self, index: int, wait: bool) -> Made | None:
         number = index // TASK_ITEMS
         taken = self._taken_back.get(number)
         if taken is not None:
@@ -161,43 +170,62 @@ class Ahead:
             if not wait:
                 return None
             if task.cancel():
-                taken = self._taken_back[number] = prepare_all(self._texts[number], self._queries)
+                taken = self._taken_back[number] = self._work(self._texts[number])
                 return taken[index % TASK_ITEMS]
             while not task.done() and self._take_back_last(after=number):
                 pass
         try:
             return task.result()[index % TASK_ITEMS]
-        except Exception:  # a helper died or the task was dropped: the caller prepares it
+        except Exception:  # a helper died or the task was dropped: the caller does it
             return None
 
     def _take_back_last(self, after: int) -> bool:
         """Do here the last task after ``after`` that no helper has started; False if none."""
         for number in range(len(self._tasks) - 1, after, -1):
             if number not in self._taken_back and self._tasks[number].cancel():
-                self._taken_back[number] = prepare_all(self._texts[number], self._queries)
+                self._taken_back[number] = self._work(self._texts[number])
                 return True
         return False
 
     def cancel(self) -> None:
-        """Drop the preparations not started yet (the batch ended early)."""
+        """Drop the work not started yet (the batch ended early)."""
         for task in self._tasks:
             task.cancel()
 
 
 def prepare_ahead(
     texts: Sequence[tuple[str, str]], queries: Sequence[str] = (), *, wait: bool = False
-) -> Ahead | None:
+) -> Ahead[PreparedArticle] | None:
     """Start preparing a large batch's (title, body) texts in the helper pool; ``None`` for a
     small batch, or where there is no core to spare, or the pool cannot take work."""
+    return _ahead(texts, partial(prepare_all, queries=tuple(queries)), wait=wait)
+
+
+def analyses_ahead(texts: Sequence[tuple[str, str]]) -> Iterator[Analysis | None]:
+    """The analyses of many (title, body) texts for the story engine alone, in order, made in
+    the helper pool a step of :data:`ANALYSIS_STEP` texts ahead of the caller; ``None`` where
+    the caller must analyse a text itself (a small remainder, or a helper failed). At most
+    two steps' analyses are held at once, so memory does not grow with the number of texts."""
+    current = _ahead(texts[:ANALYSIS_STEP], analyse_all, wait=True)
+    for start in range(0, len(texts), ANALYSIS_STEP):
+        following = _ahead(texts[start + ANALYSIS_STEP : start + 2 * ANALYSIS_STEP], analyse_all, wait=True)
+        for index in range(min(ANALYSIS_STEP, len(texts) - start)):
+            yield current.get(index) if current is not None else None
+        current = following
+
+
+def _ahead(
+    texts: Sequence[tuple[str, str]], work: Callable[[list[tuple[str, str]]], list[Made]], *, wait: bool
+) -> Ahead[Made] | None:
     if len(texts) < POOL_MIN_ITEMS:
         return None
     pool = _helper_pool()
     if pool is None:
         return None
     try:
-        return Ahead(texts, tuple(queries), pool, wait=wait)
+        return Ahead(texts, work, pool, wait=wait)
     except RuntimeError as exc:  # the pool broke or shut down meanwhile; it is replaced next time
-        log.info("preparing inline: %s", exc)
+        log.info("working inline: %s", exc)
         _discard(pool)
         return None
 
