@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import pickle
 import random
 import subprocess
@@ -30,6 +31,7 @@ from monitor.stories.prepare import (
     POOL_MIN_ITEMS,
     TASK_ITEMS,
     PreparedArticle,
+    analyses_ahead,
     prepare,
     prepare_ahead,
     prepare_all,
@@ -176,6 +178,22 @@ def test_a_restarted_worker_analyses_a_large_window_in_helpers_and_judges_as_bef
         story_id for _id, _hash, story_id, *_rest in articles[stored_earlier:] if story_id in earlier_stories
     ]
     assert len(joined) > report.stored // 2  # most later reports join stories from before the restart
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="helpers need a second core")
+def test_analyses_ahead_come_in_order_from_helpers_with_a_small_remainder_left_to_the_caller() -> None:
+    texts = []
+    for text in _corpus(2 * ANALYSIS_STEP + POOL_MIN_ITEMS - 1):
+        seed = parse_seed(text.encode("utf-8"), mtime=DAY)
+        texts.append((seed.title, seed.body))
+    made = list(analyses_ahead(texts))
+    assert len(made) == len(texts)
+    helped, remainder = made[: 2 * ANALYSIS_STEP], made[2 * ANALYSIS_STEP :]
+    assert all(analysis is None for analysis in remainder)
+    for (title, body), analysis in zip(texts[: 2 * ANALYSIS_STEP], helped, strict=True):
+        assert analysis is not None
+        expected = analyse(title, body)
+        assert (analysis.counts, analysis.sketch) == (expected.counts, expected.sketch)
 
 
 def test_analyses_from_another_process_share_one_string_per_term() -> None:

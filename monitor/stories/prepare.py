@@ -6,7 +6,8 @@ text work each new article needs first is not: the story engine's analysis
 (:class:`monitor.topics.PreparedText`) and the text's identity hash
 (:func:`monitor.store.texts.text_hash`). For a large batch that work runs in a small pool of
 helper processes, ahead of the thread that stores, so every core of a small machine works.
-A small batch (a daemon's usual poll) is prepared inline and never starts the pool.
+A small batch (a daemon's usual poll) is prepared inline and never starts the pool. A
+worker starting on a large store has the story window it reads back analysed the same way.
 
 The pool is one per process, started on first use and stopped at exit. It forks when the
 process runs a single thread (the helpers then share what is already imported), and starts
@@ -207,11 +208,18 @@ def analyses_ahead(texts: Sequence[tuple[str, str]]) -> Iterator[Analysis | None
     the caller must analyse a text itself (a small remainder, or a helper failed). At most
     two steps' analyses are held at once, so memory does not grow with the number of texts."""
     current = _ahead(texts[:ANALYSIS_STEP], analyse_all, wait=True)
-    for start in range(0, len(texts), ANALYSIS_STEP):
-        following = _ahead(texts[start + ANALYSIS_STEP : start + 2 * ANALYSIS_STEP], analyse_all, wait=True)
-        for index in range(min(ANALYSIS_STEP, len(texts) - start)):
-            yield current.get(index) if current is not None else None
-        current = following
+    following: Ahead[Analysis] | None = None
+    try:
+        for start in range(0, len(texts), ANALYSIS_STEP):
+            after = start + ANALYSIS_STEP
+            following = _ahead(texts[after : after + ANALYSIS_STEP], analyse_all, wait=True)
+            for index in range(min(ANALYSIS_STEP, len(texts) - start)):
+                yield current.get(index) if current is not None else None
+            current = following
+    finally:  # the caller stopped early: drop what no helper has started
+        for ahead in (current, following):
+            if ahead is not None:
+                ahead.cancel()
 
 
 def _ahead(
