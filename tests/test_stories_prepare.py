@@ -181,12 +181,14 @@ def test_a_restarted_worker_analyses_a_large_window_in_helpers_and_judges_as_bef
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="helpers need a second core")
-def test_analyses_ahead_come_in_order_from_helpers_with_a_small_remainder_left_to_the_caller() -> None:
+def test_analyses_ahead_come_in_order_from_helpers_that_stop_when_done() -> None:
     texts = []
     for text in _corpus(2 * ANALYSIS_STEP + POOL_MIN_ITEMS - 1):
         seed = parse_seed(text.encode("utf-8"), mtime=DAY)
         texts.append((seed.title, seed.body))
+    shutdown_helpers()
     made = list(analyses_ahead(texts))
+    assert prepare_module._pool is None  # started for these alone, so stopped again
     assert len(made) == len(texts)
     helped, remainder = made[: 2 * ANALYSIS_STEP], made[2 * ANALYSIS_STEP :]
     assert all(analysis is None for analysis in remainder)
@@ -194,6 +196,15 @@ def test_analyses_ahead_come_in_order_from_helpers_with_a_small_remainder_left_t
         assert analysis is not None
         expected = analyse(title, body)
         assert (analysis.counts, analysis.sketch) == (expected.counts, expected.sketch)
+    started = submit(len, "started")
+    assert started is not None and started.result(timeout=30) == len("started")
+    pool = prepare_module._pool
+    try:
+        again = list(analyses_ahead(texts))
+        assert all(analysis is not None for analysis in again[: 2 * ANALYSIS_STEP])
+        assert prepare_module._pool is pool  # running before: kept for whoever started it
+    finally:
+        shutdown_helpers()
 
 
 def test_analyses_from_another_process_share_one_string_per_term() -> None:

@@ -206,7 +206,11 @@ def analyses_ahead(texts: Sequence[tuple[str, str]]) -> Iterator[Analysis | None
     """The analyses of many (title, body) texts for the story engine alone, in order, made in
     the helper pool a step of :data:`ANALYSIS_STEP` texts ahead of the caller; ``None`` where
     the caller must analyse a text itself (a small remainder, or a helper failed). At most
-    two steps' analyses are held at once, so memory does not grow with the number of texts."""
+    two steps' analyses are held at once, so memory does not grow with the number of texts.
+    Helpers started for this alone are stopped again at the end: a worker that reads its
+    window back once should not keep an idle process for it."""
+    with _lock:
+        running_before = _pool is not None
     current = _ahead(texts[:ANALYSIS_STEP], analyse_all, wait=True)
     following: Ahead[Analysis] | None = None
     try:
@@ -216,10 +220,12 @@ def analyses_ahead(texts: Sequence[tuple[str, str]]) -> Iterator[Analysis | None
             for index in range(min(ANALYSIS_STEP, len(texts) - start)):
                 yield current.get(index) if current is not None else None
             current = following
-    finally:  # the caller stopped early: drop what no helper has started
+    finally:  # also when the caller stopped early: drop what no helper has started
         for ahead in (current, following):
             if ahead is not None:
                 ahead.cancel()
+        if not running_before:
+            shutdown_helpers()
 
 
 def _ahead(
