@@ -210,7 +210,7 @@ def analyses_ahead(texts: Sequence[tuple[str, str]]) -> Iterator[Analysis | None
     Helpers started for this alone are stopped again at the end: a worker that reads its
     window back once should not keep an idle process for it."""
     with _lock:
-        running_before = _pool is not None
+        started_here = _pool is None and len(texts) >= POOL_MIN_ITEMS
     current = _ahead(texts[:ANALYSIS_STEP], analyse_all, wait=True)
     following: Ahead[Analysis] | None = None
     try:
@@ -224,7 +224,7 @@ def analyses_ahead(texts: Sequence[tuple[str, str]]) -> Iterator[Analysis | None
         for ahead in (current, following):
             if ahead is not None:
                 ahead.cancel()
-        if not running_before:
+        if started_here:
             shutdown_helpers()
 
 
