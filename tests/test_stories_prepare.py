@@ -207,6 +207,21 @@ def test_analyses_ahead_come_in_order_from_helpers_that_stop_when_done() -> None
         shutdown_helpers()
 
 
+def test_a_threaded_process_starts_no_helpers_to_analyse_ahead() -> None:
+    texts = [(f"Title {number}", body) for number, body in enumerate(_corpus(POOL_MIN_ITEMS * 2))]
+    shutdown_helpers()
+    stop = threading.Event()
+    waiting = threading.Thread(target=stop.wait)
+    waiting.start()  # as in the daemon, whose helpers would need a fork server
+    try:
+        made = list(analyses_ahead(texts))
+        assert prepare_module._pool is None
+    finally:
+        stop.set()
+        waiting.join()
+    assert made == [None] * len(texts)  # the caller analyses each itself
+
+
 def test_analyses_from_another_process_share_one_string_per_term() -> None:
     """The story window holds every term of every article it keeps: two analyses that come
     back from a helper process must not each bring their own copy of a shared term."""

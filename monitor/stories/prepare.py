@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from itertools import repeat
 from multiprocessing.context import BaseContext
 from typing import Final, Generic, ParamSpec, Protocol, TypeVar
 
@@ -208,9 +209,15 @@ def analyses_ahead(texts: Sequence[tuple[str, str]]) -> Iterator[Analysis | None
     the caller must analyse a text itself (a small remainder, or a helper failed). At most
     two steps' analyses are held at once, so memory does not grow with the number of texts.
     Helpers started for this alone are stopped again at the end: a worker that reads its
-    window back once should not keep an idle process for it."""
+    window back once should not keep an idle process for it. A threaded process (the daemon)
+    starts none for it, since its helpers would come from a fork server that stays for the
+    process's life (some 45 MB): one quicker start is not worth that."""
     with _lock:
-        started_here = _pool is None and len(texts) >= POOL_MIN_ITEMS
+        idle = _pool is None
+    if idle and threading.active_count() > 1:
+        yield from repeat(None, len(texts))
+        return
+    started_here = idle and len(texts) >= POOL_MIN_ITEMS
     current = _ahead(texts[:ANALYSIS_STEP], analyse_all, wait=True)
     following: Ahead[Analysis] | None = None
     try:
