@@ -214,7 +214,7 @@ def analyses_ahead(texts: Sequence[tuple[str, str]]) -> Iterator[Analysis | None
     process's life (some 45 MB): one quicker start is not worth that."""
     with _lock:
         idle = _pool is None
-    if idle and threading.active_count() > 1:
+    if idle and _needs_fork_server():
         yield from repeat(None, len(texts))
         return
     started_here = idle and len(texts) >= POOL_MIN_ITEMS
@@ -291,11 +291,11 @@ def _helper_pool() -> ProcessPoolExecutor | None:
         if helpers < 1:
             return None
         context: BaseContext
-        if threading.active_count() == 1:
-            context = multiprocessing.get_context("fork")
-        else:
+        if _needs_fork_server():
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([__name__])
+        else:
+            context = multiprocessing.get_context("fork")
         try:
             _pool = ProcessPoolExecutor(max_workers=helpers, mp_context=context, initializer=_helper_started)
         except OSError as exc:
@@ -303,6 +303,12 @@ def _helper_pool() -> ProcessPoolExecutor | None:
             return None
         _widen_pipes(_pool)
         return _pool
+
+
+def _needs_fork_server() -> bool:
+    """Whether helpers must start from a fork server: forking a process that runs other
+    threads can copy a lock one of them holds."""
+    return threading.active_count() > 1
 
 
 def _widen_pipes(pool: ProcessPoolExecutor) -> None:
@@ -314,7 +320,7 @@ def _widen_pipes(pool: ProcessPoolExecutor) -> None:
     of a bulk ingest, and the storing thread then prepared their work itself. Linux only;
     elsewhere, or where the kernel refuses, the pipes keep their size.
     """
-    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # None without fcntl, too
     if set_size is None:
         return
     try:
