@@ -46,10 +46,11 @@ Title
     first line after the marker). That serves both shapes seen in practice: a short headline
     line is its own single sentence, and a standfirst paragraph (often two sentences,
     followed by a blank line) gives its first sentence, which reads better as a title than
-    the whole standfirst. A sentence ends at ``.``, ``!``, ``?`` or ``…`` (plus any closing
-    quotes or brackets) followed by whitespace and a capital letter, a digit or an opening
-    quote, except after a known abbreviation ("Mr.", "Gen.", "Jan."), a single-capital
-    initial ("John F. Kennedy") or a dotted acronym ("U.S.", "a.m."). A title longer than
+    the whole standfirst. Sentences end where :mod:`monitor.sentences` says, the rule story
+    analysis uses too: at ``.``, ``!``, ``?`` or ``…`` (plus any closing quotes or brackets)
+    followed by whitespace and a capital letter or a digit, perhaps after an opening quote,
+    except after a known abbreviation ("Mr.", "Gen.", "Jan."), a single-capital initial
+    ("John F. Kennedy") or a dotted acronym ("U.S.", "a.m."). A title longer than
     250 characters is cut at a word boundary and ends in "…". The lead paragraph also stays
     the first paragraph of the body.
 """
@@ -62,6 +63,7 @@ from datetime import UTC, datetime
 
 from monitor.clock import as_utc
 from monitor.errors import ArticleRejected
+from monitor.sentences import sentence_ends
 
 #: Long enough for a full first sentence of a wire story (the sample seeds reach ~240).
 TITLE_MAX_CHARS = 250
@@ -89,17 +91,6 @@ _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 _DATE_MARKER = re.compile(r"date\s+(?P<date>(\d{4})-(\d{1,2})-(\d{1,2}))(?:\s+|$)", re.IGNORECASE)
 
-# A sentence-end candidate: terminal punctuation, closing quotes/brackets, then whitespace.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+")
-_OPENING_MARKS = "\"'“‘«(["
-# Words that end with a period without ending the sentence (compared in lower case).
-_ABBREVIATION_WORDS = (
-    "mr mrs ms mx dr prof st mt ft jr sr gen col lt maj sgt cpl capt cmdr adm gov sen rep rev "
-    "hon pres supt insp det amb inc ltd co corp bros no nos vol fig approx dept univ jan feb "
-    "mar apr jun jul aug sep sept oct nov dec"
-)
-_ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
-_DOTTED_ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
 
 _HEADLINE_MAX_CHARS = 180
 _HEADLINE_WORDS = range(3, 25)
@@ -299,27 +290,8 @@ def _looks_like_headline(line: str, *, title_case: bool = True) -> bool:
 
 
 def _first_sentence(paragraph: str) -> str:
-    for candidate in _SENTENCE_END.finditer(paragraph):
-        if candidate.start() > TITLE_MAX_CHARS:
-            break  # the title gets cut there anyway
-        next_start = candidate.end()
-        following = paragraph[next_start : next_start + 4].lstrip(_OPENING_MARKS)
-        if not following or not (following[0].isupper() or following[0].isdigit()):
-            continue
-        punctuation = candidate[0].rstrip()
-        if punctuation.rstrip("\"'”’»)]") == "." and _ends_with_abbreviation(paragraph, candidate.start()):
-            continue
-        return paragraph[: candidate.start() + len(punctuation)]
-    return paragraph
-
-
-def _ends_with_abbreviation(text: str, period_at: int) -> bool:
-    token = text[text.rfind(" ", 0, period_at) + 1 : period_at].lstrip(_OPENING_MARKS)
-    if not token:
-        return False
-    if len(token) == 1:
-        return token.isupper()
-    return token.lower() in _ABBREVIATIONS or _DOTTED_ACRONYM.fullmatch(token) is not None
+    ends = sentence_ends(paragraph)
+    return paragraph[: ends[0]] if ends else paragraph
 
 
 def _cap_title(sentence: str) -> str:

@@ -36,8 +36,8 @@ from typing import Final, NamedTuple
 import numpy as np
 import Stemmer
 
+from monitor.sentences import ends_with_stop, offsets_after, sentence_ends
 from monitor.stories.words import (
-    ABBREVIATIONS,
     BOILERPLATE_MARKERS,
     CALENDAR_WORDS,
     NUMBER_WORDS,
@@ -51,7 +51,6 @@ TITLE_REPEAT: Final = 2
 _EDGE_PUNCTUATION: Final = (
     "".join(chr(code) for code in range(0x21, 0x7F) if not chr(code).isalnum()) + "“”‘’«»…–—•·¡¿"
 )
-_SENTENCE_END = re.compile(r"[.!?…]+[\"”’)\]]*(?=\s+[\"“‘(\[]?[A-Z0-9])")
 _QUOTE_MARK = re.compile(r"([\"“”])")
 # A wire dateline opening a paragraph: a place in capitals, perhaps a region or date after a
 # comma, perhaps the agency, then a dash ("GENEVA (AP) —", "KYIV, Ukraine, Feb 18 (Reuters) -",
@@ -61,10 +60,7 @@ _DATELINE = re.compile(
     r"(?: ?\([^()\n]{1,30}\)| ?/[^/\n]{1,30}/)?[ \u00a0]+(?:—|–|--|-)(?=\s)"
 )
 _BOILERPLATE = re.compile("|".join(map(re.escape, BOILERPLATE_MARKERS)))
-_SENTENCE_STOPS: Final = (".", "!", "?", "…")
-_CLOSING: Final = '"”’)]'
 _DASHES: Final = ("—", "–", "-")
-_LONGEST_ABBREVIATION: Final = max(map(len, ABBREVIATIONS))
 
 
 # Token kinds, as bits.
@@ -119,7 +115,7 @@ class Sentence(NamedTuple):
             return False
         if _BOILERPLATE.search(self.text.lower()):
             return False
-        if not _ends_sentence(self.text):
+        if not ends_with_stop(self.text):
             # No sentence punctuation: a heading or a headline unless it is long, lower-case prose.
             return self.content_count >= _MIN_UNPUNCTUATED_PROSE_TERMS and not self.title_case
         return True
@@ -470,93 +466,24 @@ def sketch_similarity(left: Sequence[int], right: Sequence[int]) -> float:
 
 
 def _paragraph_sentences(paragraph: str) -> list[str]:
-    sentences: list[str] = []
-    start = 0
     dateline = _DATELINE.match(paragraph)
-    if dateline is not None:
-        start = dateline.end()
-        sentences.append(paragraph[:start].strip())
-    for match in _SENTENCE_END.finditer(paragraph, start):
-        if _is_abbreviation_stop(paragraph, match.start()):
-            continue
-        piece = paragraph[start : match.end()].strip()
-        if piece:
-            sentences.append(piece)
-        start = match.end()
-    piece = paragraph[start:].strip()
-    if piece:
-        sentences.append(piece)
-    return sentences
+    starts = [0] if dateline is None else [0, dateline.end()]
+    bounds = [*starts, *sentence_ends(paragraph, starts[-1]), len(paragraph)]
+    pieces = map(str.strip, map(paragraph.__getitem__, map(slice, bounds, bounds[1:])))
+    return [piece for piece in pieces if piece]
 
 
 def _sentence_stops(text: str) -> list[int]:
-    """Where the text's sentences end, in order: after each line break, and at the end of
-    each match of the sentence-end pattern that is not an abbreviation's full stop.
-
-    A match can only start at punctuation, so the pattern is tried there alone: scanning
-    every character with it costs several times more.
-    """
-    stops = _offsets_after(text, "\n")
+    """Where the text's sentences end, in order: after each line break, after a wire dateline
+    opening a paragraph, and where :func:`monitor.sentences.sentence_ends` says."""
+    stops = offsets_after(text, "\n")
     for paragraph_start in [0, *stops]:
         dateline = _DATELINE.match(text, paragraph_start)
         if dateline is not None:
             stops.append(dateline.end())
-    candidates = _offsets_after(text, ".")
-    for mark in "!?…":
-        if mark in text:
-            candidates = sorted(candidates + _offsets_after(text, mark))
-    scanned = 0
-    for after in candidates:
-        start = after - 1
-        if start < scanned:
-            continue  # inside the previous match
-        match = _SENTENCE_END.match(text, start)
-        if match is not None:
-            scanned = match.end()
-            if _ends_sentence_at(text, start, scanned):
-                stops.append(scanned)
+    stops.extend(sentence_ends(text))
     stops.sort()
     return stops
-
-
-def _offsets_after(text: str, mark: str) -> list[int]:
-    """The offsets just after each occurrence of ``mark`` (one character) in ``text``."""
-    offsets = list(accumulate(map((1).__add__, map(len, text.split(mark)))))
-    offsets.pop()
-    return offsets
-
-
-def _is_abbreviation_stop(paragraph: str, stop: int) -> bool:
-    if paragraph[stop] != ".":
-        return False
-    begin = stop
-    while begin > 0 and paragraph[begin - 1].isalpha():
-        begin -= 1
-    word = paragraph[begin:stop]
-    if len(word) == 1 and word.isupper():
-        return True  # an initial ("John F. Kennedy") or a dotted acronym ("U.S.")
-    return word.lower() in ABBREVIATIONS
-
-
-def _ends_sentence_at(text: str, stop: int, end: int) -> bool:
-    """Whether the punctuation at ``stop:end`` ends a sentence (the same answer as
-    :func:`_is_abbreviation_stop`, found without walking back over long words)."""
-    if text[stop] != "." or text[end] == "\n":
-        return True  # not a full stop, or the line ends here anyway
-    begin = stop
-    floor = max(0, stop - _LONGEST_ABBREVIATION - 1)
-    while begin > floor and text[begin - 1].isalpha():
-        begin -= 1
-    if begin == floor and begin > 0 and text[begin - 1].isalpha():
-        return True  # a word longer than any abbreviation
-    word = text[begin:stop]
-    if len(word) == 1 and word.isupper():
-        return False  # an initial ("John F. Kennedy") or a dotted acronym ("U.S.")
-    return word.lower() not in ABBREVIATIONS
-
-
-def _ends_sentence(text: str) -> bool:
-    return text.rstrip(_CLOSING).endswith(_SENTENCE_STOPS)
 
 
 # --- tokens ------------------------------------------------------------------------------
@@ -608,8 +535,8 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
 
 
 def _sentence_ends(texts: list[str]) -> Iterator[bool]:
-    """:func:`_ends_sentence` of each text."""
-    return map(str.endswith, map(str.rstrip, texts, repeat(_CLOSING)), repeat(_SENTENCE_STOPS))
+    """:func:`monitor.sentences.ends_with_stop` of each text."""
+    return map(ends_with_stop, texts)
 
 
 def _positions_of(flat: _Flat, sentences: AbstractSet[int]) -> frozenset[int]:
