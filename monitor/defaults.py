@@ -48,9 +48,6 @@ SLACK_INLINE_RETRIES = 2
 #: A 429 asking to wait longer than this is handed to the outbox instead of slept on.
 SLACK_MAX_INLINE_WAIT_SECONDS = 30.0
 
-#: Bullets of "What's new" in an update alert.
-UPDATE_MAX_NOVEL_SENTENCES = 3
-
 # --- delivery ------------------------------------------------------------------------
 
 #: How often the delivery job looks for due alerts in the outbox.

@@ -38,7 +38,6 @@ from typing import Literal, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor import defaults
 from monitor.clock import utcnow
 from monitor.config import Config
 from monitor.errors import ConfigError, DeliveryError
@@ -546,7 +545,7 @@ def build_message(session: Session, alert: AlertRow, config: Config) -> AlertMes
             lead=lead_of(article.body),
             published_estimated=article.published_estimated,
         ),
-        novel_sentences=tuple(article.novel_sentences[: defaults.UPDATE_MAX_NOVEL_SENTENCES]),
+        novel_sentences=tuple(article.novel_sentences[: config.stories.max_novel_sentences]),
         options=options,
     )
 

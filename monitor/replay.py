@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor import defaults
 from monitor.config import Config, TopicConfig
 from monitor.model import AlertKind, Role
 from monitor.pipeline import story_doc
@@ -78,7 +77,7 @@ def replay(
                 article_title=article.title,
                 published=article.published_at,
                 published_estimated=article.published_estimated,
-                novel_sentences=assignment.novel_sentences[: defaults.UPDATE_MAX_NOVEL_SENTENCES]
+                novel_sentences=assignment.novel_sentences[: config.stories.max_novel_sentences]
                 if plan.kind is AlertKind.UPDATE
                 else (),
             )

@@ -470,3 +470,22 @@ def test_stories_articles_lists_each_report_with_its_role_and_what_it_added(seed
     assert listed[1].split()[1] == "received"  # seed 002 has none
     [update] = [article for article in story["articles"] if article["role"] == "update"]
     assert added == update["novel_sentences"] and any("not fair" in sentence for sentence in added)
+
+
+@pytest.mark.parametrize("most", [0, 1, 5])
+def test_an_update_alert_quotes_as_many_new_sentences_as_the_config_allows(
+    most: int, tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    config = write_config(tmp_path, stories={"max_novel_sentences": most})
+    copy_seeds(tmp_path / "inbox")
+
+    result = invoke("--config", str(config), "once")
+
+    assert result.exit_code == 0, result.stderr
+    [update] = [article for article in _stories(config)[0]["articles"] if article["role"] == "update"]
+    stored = update["novel_sentences"]  # the story keeps every one
+    assert len(stored) > 5
+    lines = result.stdout.splitlines()
+    quoted = [line.removeprefix("   - ") for line in lines if line.startswith("   - ")]
+    assert quoted == stored[:most]
+    assert ("  What's new:" in lines) is (most > 0)

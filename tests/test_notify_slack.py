@@ -132,12 +132,22 @@ def test_update_replies_in_the_thread_with_whats_new(api: SlackAPI, slack: Slack
     assert reply["blocks"][3]["elements"][0]["url"] == "https://example.org/ap/swap"
 
 
-def test_update_shows_at_most_three_new_sentences(api: SlackAPI, slack: Slack) -> None:
+def test_update_lists_every_new_sentence_the_alert_carries(api: SlackAPI, slack: Slack) -> None:
     root = slack.send(new_story(), CHANNEL).thread_ref
     slack.send(update(sentences=("One.", "Two.", "Three.", "Four.")), CHANNEL, root)
     reply = api.replies(CHANNEL, split_thread_ref(root or "")[1])[0]
-    assert reply["blocks"][0]["text"]["text"].count("•") == 3
-    assert "Four." not in reply["blocks"][0]["text"]["text"]
+    assert reply["blocks"][0]["text"]["text"] == "*What's new*\n• One.\n• Two.\n• Three.\n• Four."
+
+
+def test_update_lists_only_as_many_long_sentences_as_one_section_holds(api: SlackAPI, slack: Slack) -> None:
+    root = slack.send(new_story(), CHANNEL).thread_ref
+    sentences = tuple(f"Fact {number}: " + "word " * 250 for number in range(1, 7))
+
+    slack.send(update(sentences=sentences), CHANNEL, root)
+
+    section = api.replies(CHANNEL, split_thread_ref(root or "")[1])[0]["blocks"][0]["text"]["text"]
+    assert len(section) <= 3000  # Slack's limit, which the stand-in enforces as Slack does
+    assert [line[:9] for line in section.splitlines()[1:]] == ["• Fact 1:", "• Fact 2:", "• Fact 3:"]
 
 
 def test_update_without_a_root_posts_standalone_and_becomes_the_thread(api: SlackAPI, slack: Slack) -> None:

@@ -104,3 +104,17 @@ def test_replay_since_takes_a_duration_or_says_what_is_wrong(
     )
     assert code == 2
     assert err.startswith("monitor: --since: ") and "'a week'" in err and "Traceback" not in err
+
+
+def test_replay_quotes_as_many_new_sentences_as_the_config_allows(
+    tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    config = write_config(tmp_path, stories={"max_novel_sentences": 2})
+    copy_seeds(tmp_path / "inbox")
+    assert _run(config, "ingest", "--no-deliver", str(tmp_path / "inbox"))[0] == 0
+
+    code, out, _ = _run(config, "replay", "--topic", "russia-ukraine-talks", "--json")
+
+    assert code == 0
+    update = json.loads(out)[1]
+    assert update["kind"] == "update" and len(update["novel_sentences"]) == 2

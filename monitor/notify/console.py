@@ -6,7 +6,6 @@ import sys
 import threading
 from typing import TextIO
 
-from monitor import defaults
 from monitor.model import AlertKind, AlertMessage
 from monitor.notify.base import Delivered, Notifier, NotifierSettings
 from monitor.notify.render import format_published, plural, single_line, story_line
@@ -62,6 +61,5 @@ def render_console(message: AlertMessage, thread_ref: str | None = None) -> str:
         ]
         if message.novel_sentences:
             lines.append("  What's new:")
-            sentences = message.novel_sentences[: defaults.UPDATE_MAX_NOVEL_SENTENCES]
-            lines.extend(f"   - {single_line(sentence)}" for sentence in sentences)
+            lines.extend(f"   - {single_line(sentence)}" for sentence in message.novel_sentences)
     return "\n".join(lines)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from monitor import defaults
 from monitor.model import AlertKind, AlertMessage
 from monitor.notify.render import (
     article_origin,
@@ -83,7 +82,7 @@ def _alert_view(message: AlertMessage) -> dict[str, Any]:
         "story": story_line(message.story),
         "lead": lead,
         "lead_paragraphs": [p for p in lead.split("\n\n") if p.strip()],
-        "sentences": sentences[: defaults.UPDATE_MAX_NOVEL_SENTENCES],
+        "sentences": sentences,
         "url": safe_link(article.url),
     }
 

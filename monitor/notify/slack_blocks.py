@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from monitor import defaults
 from monitor.model import AlertMessage
 from monitor.notify.render import (
     article_origin,
@@ -32,6 +31,7 @@ FALLBACK_LIMIT = 4000
 BUTTON_URL_LIMIT = 3000
 # One "What's new" bullet: three of them, with their markers, stay under SECTION_LIMIT.
 BULLET_LIMIT = 900
+WHATS_NEW = "*What's new*"
 
 Block = dict[str, Any]
 
@@ -105,10 +105,8 @@ def update(message: AlertMessage, *, threaded: bool) -> SlackMessage:
     story, article = message.story, message.article
     published = format_published(article.published, estimated=article.published_estimated)
     sentences = [single_line(s) for s in message.novel_sentences if single_line(s)]
-    sentences = sentences[: defaults.UPDATE_MAX_NOVEL_SENTENCES]
     if sentences:
-        bullets = "\n".join(f"• {slack_text(sentence, BULLET_LIMIT)}" for sentence in sentences)
-        body = f"*What's new*\n{bullets}"
+        body = _whats_new(sentences)
     else:
         body = slack_text(paragraph(article.lead) or single_line(article.title), SECTION_LIMIT)
     blocks: list[Block] = [] if threaded else [_header(f"Update: {single_line(story.title)}")]
@@ -120,3 +118,15 @@ def update(message: AlertMessage, *, threaded: bool) -> SlackMessage:
     first = sentences[0] if sentences else article.title
     text = _fallback(f"Update: {story.title}", first) if not threaded else _fallback("What's new", first)
     return SlackMessage(text=text, blocks=blocks)
+
+
+def _whats_new(sentences: list[str]) -> str:
+    """The "What's new" list, with as many bullets as fit in one section (Slack refuses a
+    longer one with ``invalid_blocks``; the article holds the rest)."""
+    body = WHATS_NEW
+    for sentence in sentences:
+        bullet = f"\n• {slack_text(sentence, BULLET_LIMIT)}"
+        if len(body) + len(bullet) > SECTION_LIMIT:
+            break
+        body += bullet
+    return body
