@@ -16,7 +16,8 @@ An article belongs to the story it resembles most when that resemblance reaches
 ``join_threshold``: the cosine similarity of its TF-IDF vector (its :data:`VECTOR_TERMS`
 strongest terms) with the story's centroid (the sum of its articles' unit vectors). Names and
 figures weigh double (see :mod:`monitor.stories.text` for how names are found without a
-named-entity library), document frequencies are learned from the stream itself, and the
+named-entity library), except the names of countries, which too many unrelated reports share
+(:mod:`monitor.stories.places`); document frequencies are learned from the stream itself, and the
 similarity decays linearly with the time between the article and the story's nearest report,
 by up to a quarter at ``window``; beyond the window a story cannot be joined. A
 near-duplicate of a story's article joins that story whatever the cosine says. An article
@@ -58,6 +59,7 @@ import numpy as np
 from monitor.model import Role
 from monitor.stories.index import SketchIndex, TermIndex
 from monitor.stories.novelty import novel_sentences_in
+from monitor.stories.places import country_terms
 from monitor.stories.reference import REFERENCE_DOCUMENT_WORDS, stem_frequencies
 from monitor.stories.settings import StorySettings
 from monitor.stories.text import Analysis, analyse, sketch_similarity
@@ -65,7 +67,8 @@ from monitor.stories.text import Analysis, analyse, sketch_similarity
 log = logging.getLogger(__name__)
 
 #: Names, two-word names and figures weigh this much more than common words: they tell one
-#: event from another of the same kind (two actresses' rehab stays, two earthquakes).
+#: event from another of the same kind (two actresses' rehab stays, two earthquakes). Country
+#: names and demonyms do not (see :mod:`monitor.stories.places`).
 NAME_WEIGHT: Final = 2.0
 
 #: An article is looked up by this many of its highest-weighted terms...
@@ -177,6 +180,7 @@ class StoryEngine:
         self._doc_freq: dict[str, int] = {}  # term -> 1 + the number of documents using it
         self._doc_count = 0
         self._reference = stem_frequencies() if self._settings.reference_documents else {}
+        self._countries = country_terms()
         self._terms = TermIndex(self._settings.max_postings_per_term)
         self._sketch_index = SketchIndex()
         # article id -> (its duplicate sketch, its story id), for every article in the window
@@ -349,10 +353,10 @@ class StoryEngine:
     def _vector(self, analysis: Analysis) -> _Vector:
         """Unit TF-IDF vector of the strongest terms.
 
-        A term weighs (1 + ln tf) x (1 + ln((N + R + 1) / (df + r + 1))) x its name weight,
-        where N and df count the stream's documents and R and r a reference corpus of general
-        English (see :mod:`monitor.stories.reference`). The smoothed IDF gives a term never
-        seen anywhere the highest weight, not an infinite one.
+        A term weighs (1 + ln tf) x (1 + ln((N + R + 1) / (df + r + 1))) x its name weight
+        (none for a country's name), where N and df count the stream's documents and R and r a
+        reference corpus of general English (see :mod:`monitor.stories.reference`). The
+        smoothed IDF gives a term never seen anywhere the highest weight, not an infinite one.
         """
         cached = self._last_vector
         if cached is not None and cached[0] is analysis and cached[1] == self._doc_count:
@@ -366,7 +370,8 @@ class StoryEngine:
             frequency = np.fromiter(map(self._reference.get, terms, repeat(0.0)), np.float64, size)
             doc_frequency -= reference_documents * np.expm1(-REFERENCE_DOCUMENT_WORDS * frequency)
         raw = (1.0 + np.log(analysis.term_counts, dtype=np.float64)) * (scale - np.log(doc_frequency))
-        raw[analysis.name_flags] *= NAME_WEIGHT
+        countries = np.fromiter(map(self._countries.__contains__, terms), np.bool_, size)
+        raw[analysis.name_flags & ~countries] *= NAME_WEIGHT
         if size > VECTOR_TERMS:
             strongest = np.argpartition(raw, size - VECTOR_TERMS)[size - VECTOR_TERMS :]
         else:

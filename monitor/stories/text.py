@@ -603,6 +603,11 @@ def _remember_hash(term: str) -> None:
     _hash_cache[term] = _term_hash(term)
 
 
+def term_of(word: str) -> str:
+    """The term a single word as written becomes ("" for a stop word or noise)."""
+    return _classify(word)[0]
+
+
 def _classify(raw: str) -> tuple[str, int]:
     """The term key ("" for a stop word or noise) and kind bits of one token as written."""
     token = raw.strip(_EDGE_PUNCTUATION)
