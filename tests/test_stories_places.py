@@ -18,6 +18,13 @@ def test_countries_their_spellings_and_demonyms_are_country_terms() -> None:
         assert term_of(word) in terms, word
 
 
+def test_a_name_of_several_words_counts_by_its_two_word_terms_not_its_words() -> None:
+    terms = country_terms()
+    for first, second in (("New", "Zealand"), ("South", "Korea"), ("United", "States")):
+        assert f"{term_of(first)} {term_of(second)}" in terms  # as the text analysis pairs names
+        assert term_of(first) not in terms
+
+
 def test_cities_and_words_that_are_also_country_codes_are_not() -> None:
     terms = country_terms()
     # GUY, BEN and AGO are the codes of Guyana, Benin and Angola, and words as well.
