@@ -23,6 +23,8 @@ def test_a_name_of_several_words_counts_by_its_two_word_terms_not_its_words() ->
     for first, second in (("New", "Zealand"), ("South", "Korea"), ("United", "States")):
         assert f"{term_of(first)} {term_of(second)}" in terms  # as the text analysis pairs names
         assert term_of(first) not in terms
+    # A hyphen parts words in article text, so it does in a country's name.
+    assert f"{term_of('Guinea')} {term_of('Bissau')}" in terms
 
 
 def test_cities_and_words_that_are_also_country_codes_are_not() -> None:

@@ -47,5 +47,6 @@ def _country_names() -> Iterator[str]:
         # Some demonyms are lists ("Antiguan,Barbudan").
         demonyms = (country.demonym() or "").split(",")
         for name in [country.name(), *spellings, *demonyms]:
-            # Brackets and commas part a name's words as spaces do ("Cocos (Keeling) Islands").
-            yield " ".join(re.split(r"[\s(),]+", name)).strip()
+            # Brackets, commas and hyphens part a name's words as spaces do ("Guinea-Bissau",
+            # "Cocos (Keeling) Islands"), as the text analysis splits them.
+            yield " ".join(re.split(r"[\s(),-]+", name)).strip()
