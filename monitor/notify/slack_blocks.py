@@ -29,7 +29,7 @@ SECTION_LIMIT = 3000
 CONTEXT_LIMIT = 2000
 FALLBACK_LIMIT = 4000
 BUTTON_URL_LIMIT = 3000
-# One "What's new" bullet: three of them, with their markers, stay under SECTION_LIMIT.
+# One "What's new" bullet: three fit one section whatever their length; shorter ones, more.
 BULLET_LIMIT = 900
 WHATS_NEW = "*What's new*"
 
