@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -489,3 +490,22 @@ def test_an_update_alert_quotes_as_many_new_sentences_as_the_config_allows(
     quoted = [line.removeprefix("   - ") for line in lines if line.startswith("   - ")]
     assert quoted == stored[:most]
     assert ("  What's new:" in lines) is (most > 0)
+
+
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [prefix]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            paths.extend(_command_paths(command, (*prefix, name)))
+        else:
+            paths.append((*prefix, name))
+    return paths
+
+
+@pytest.mark.parametrize("path", _command_paths(cli), ids=lambda path: " ".join(path) or "monitor")
+def test_help_text_is_plain_text_without_docstring_markup(path: tuple[str, ...]) -> None:
+    # Help is read in a terminal: reStructuredText literals (``x``) would show as-is.
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    assert "``" not in result.output

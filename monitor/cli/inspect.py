@@ -118,7 +118,7 @@ def _story_text(story: dict[str, Any], row: StoryRow) -> str:
 @click.pass_context
 @handle_errors
 def alerts(ctx: click.Context, only_failed: bool, as_json: bool) -> None:
-    """List alerts (pending, sent, failed); ``alerts retry`` re-queues failed ones."""
+    """List alerts (pending, sent, failed); "alerts retry" re-queues failed ones."""
     if ctx.invoked_subcommand is not None:
         return
     app = ctx.obj.app()
