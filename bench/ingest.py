@@ -1,7 +1,7 @@
 """Benchmark of ``monitor ingest`` on SQLite: articles per second, a plain-sqlite3 floor, scaling.
 
 Run:  .venv/bin/python bench/ingest.py [--sizes 10000,100000] [--repeat 3] [--large-repeat 1]
-                                       [--probe 1000] [--probe-repeat 3] [--profile]
+                                       [--probe 1000] [--probe-repeat 5] [--profile]
                                        [--json FILE] [--workdir DIR]
 Quick look:  .venv/bin/python bench/ingest.py --sizes 2000 --repeat 1 --probe 0
 
@@ -11,8 +11,8 @@ shipped topic) are written once, then the real CLI ingests them into a new SQLit
 ``python -m monitor --config TMP ingest --no-deliver FOLDER`` in a subprocess, timed from start
 to exit (interpreter start-up included), its summary line parsed. Sizes up to 20,000 run
 ``--repeat`` times (default 3) and report the median; larger sizes run ``--large-repeat`` times
-(default 1). At 800-1,300 articles/s the default run (10,000 x 3, 100,000 x 1, the probe
-and no profile) takes 5 to 8 minutes on two cores.
+(default 1). At 800-1,500 articles/s the default run (10,000 x 3, 100,000 x 1, the probe
+and no profile) takes 5 to 10 minutes on two cores.
 Alerts are planned (the topic matches) but not delivered. Besides wall-clock rates the table
 gives articles per CPU-second of the ingest process, which other load on the machine does
 not distort.
@@ -25,7 +25,9 @@ they meet a full story window) are ingested into a copy of a database that alrea
 articles and into a copy of the largest run's. Each probe is run twice, with one article and
 with all of them, so start-up (imports, schema check, rebuilding the story window from the
 database) and the marginal cost per article are reported apart; ``--probe-repeat`` times
-(default 3), the two databases alternating, every figure the median.
+(default 5: the marginal cost is a difference of two noisy timings, and with three runs the
+ratio moved by more than the difference it measures), the two databases alternating, every
+figure the median.
 
 Peak memory is each ingest process's maximum resident set size from ``/usr/bin/time -v``
 (without it: ``getrusage(RUSAGE_CHILDREN)``, the maximum over all children so far).
@@ -414,7 +416,7 @@ def main() -> None:
     parser.add_argument(
         "--probe", type=int, default=1000, help="fresh articles in the scaling probe (0: skip)"
     )
-    parser.add_argument("--probe-repeat", type=int, default=3, help="runs of each scaling probe (median)")
+    parser.add_argument("--probe-repeat", type=int, default=5, help="runs of each scaling probe (median)")
     parser.add_argument("--per-day", type=int, default=1000, help="articles per day of publication time")
     parser.add_argument("--profile", action="store_true", help="also profile the smallest size with cProfile")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
