@@ -83,7 +83,7 @@ def _size(size: int) -> str:
 @click.pass_obj
 @handle_errors
 def db_prune(ctx: Context) -> None:
-    """Apply the retention: settings now (the daemon also does it every few hours)."""
+    """Apply the configured retention now (the daemon also does it every few hours)."""
     app = ctx.app()
     try:
         if app.config.retention is None:
