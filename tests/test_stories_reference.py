@@ -15,6 +15,7 @@ from wordfreq import word_frequency
 
 from monitor.stories import StoryDoc, StoryEngine, StorySettings
 from monitor.stories.reference import MIN_WORD_FREQUENCY, build_table, cache_path, stem_frequencies
+from monitor.stories.text import term_of
 
 WHEN = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -60,6 +61,40 @@ def test_common_words_are_common_and_rare_ones_are_left_out() -> None:
     assert table["said"] > 10 * table["earthquak"] > 0
     assert all(frequency >= MIN_WORD_FREQUENCY * 0.99 for frequency in table.values())
     assert "pirozzi" not in table  # a name general English does not use
+
+
+def test_number_and_calendar_words_are_found_as_the_analysis_keeps_them() -> None:
+    # The text analysis keeps these words as written ("dozens", not the stem "dozen"), so the
+    # table must know them as written; missed, they weigh like a name never seen anywhere.
+    table = stem_frequencies()
+    for word in ("dozens", "january", "twenty", "thousands"):
+        term = term_of(word.capitalize())
+        assert term == word
+        assert table[term] >= word_frequency(word, "en") * 0.9
+
+
+def test_two_reports_sharing_only_a_month_a_weekday_and_dozens_stay_apart() -> None:
+    when = datetime(2026, 1, 20, 9, tzinfo=UTC)
+    protest = StoryDoc(
+        1,
+        "Protest outside parliament",
+        "Dozens of protesters gathered outside the parliament in Tbilisi on Tuesday, the third "
+        "week of rallies since January.",
+        when,
+        "wire",
+    )
+    flights = StoryDoc(
+        2,
+        "Flights cancelled after snow",
+        "Dozens of flights were cancelled at Heathrow on Tuesday, the worst disruption since January.",
+        when,
+        "paper",
+    )
+    engine = StoryEngine()
+    engine.add(protest, 1, engine.assign(protest).role)
+    assignment = engine.assign(flights)
+    assert assignment.story_id is None
+    assert assignment.similarity < engine.settings.join_threshold / 2
 
 
 def test_table_is_built_once() -> None:

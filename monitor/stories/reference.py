@@ -9,8 +9,11 @@ occurred as often as word-frequency data says (wordfreq's English list, built fr
 subtitles, news, books and the web). A common word starts out common; a name, or a word that
 general English rarely uses, starts out rare; and as the stream grows, its own counts take over.
 
-Terms are Snowball stems, so a stem's frequency is the sum of its spellings' (``arrest``:
-"arrest", "arrested", "arrests", ...). Only words at least :data:`MIN_WORD_FREQUENCY` common
+Terms are keyed as the text analysis makes them: Snowball stems, so a stem's frequency is the
+sum of its spellings' (``arrest``: "arrest", "arrested", "arrests", ...), except the number and
+calendar words the analysis keeps as written ("dozens", "january"), which are looked up as
+written too; under their stems ("dozen", "januari") they would be missed, and weigh as a name
+general English never uses. Only words at least :data:`MIN_WORD_FREQUENCY` common
 are kept: rarer ones would count in fewer than a handful of reference documents, which is
 what an unseen term counts as anyway, and leaving them out keeps the table small (some 63,000
 stems, a few MB).
@@ -38,6 +41,8 @@ from typing import Final
 
 import Stemmer
 
+from monitor.stories.words import CALENDAR_WORDS, NUMBER_WORDS
+
 log = logging.getLogger(__name__)
 
 #: A reference document's length in words (a news article's), which turns a word's frequency
@@ -49,7 +54,9 @@ MIN_WORD_FREQUENCY: Final = 1e-7
 _WORDLIST: Final = "large"
 _LANGUAGE: Final = "en"
 #: Bumped whenever the way the table is built changes, so an older cache is not read.
-_TABLE_FORMAT: Final = 1
+_TABLE_FORMAT: Final = 2
+#: Words the text analysis keeps unstemmed, keyed here as written.
+_UNSTEMMED: Final = NUMBER_WORDS | CALENDAR_WORDS
 
 
 @cache
@@ -90,9 +97,11 @@ def build_table() -> dict[str, float]:
         kept = [word for word in bucket_words if word.isalnum()]
         words += kept
         frequencies += [10.0 ** (-bucket / 100)] * len(kept)
+    stems = Stemmer.Stemmer("english").stemWords(words)
     table: dict[str, float] = {}
-    for stem, frequency in zip(Stemmer.Stemmer("english").stemWords(words), frequencies, strict=True):
-        table[stem] = table.get(stem, 0.0) + frequency
+    for word, stem, frequency in zip(words, stems, frequencies, strict=True):
+        term = word if word in _UNSTEMMED else stem
+        table[term] = table.get(term, 0.0) + frequency
     return table
 
 
