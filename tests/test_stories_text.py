@@ -28,6 +28,8 @@ def test_names(case: dict[str, Any]) -> None:
     for term in case.get("not_names", []):
         assert term in analysis.counts, f"{term!r} should be a term of {sorted(analysis.counts)}"
         assert term not in analysis.names, f"{term!r} should not be a name"
+    for term in case.get("absent", []):
+        assert term not in analysis.counts, f"{term!r} should not be a term"
 
 
 def test_terms_are_stemmed_without_stop_words_and_count_the_title_twice() -> None:

@@ -5,7 +5,9 @@ words, without a named-entity library: a word is a name when it is capitalised a
 start of its sentence, all in capitals ("GENEVA", "NATO"), part of a run of capitalised words
 at a sentence start ("Lindsay Lohan checks in"), or capitalised at a sentence start while
 being a name elsewhere in the same article. Two adjacent name words also give a two-word
-term ("lindsay lohan"), so "Betty Ford" and "Ford" stay distinct. Lines in title case
+term ("lindsay lohan"), so "Betty Ford" and "Ford" stay distinct. A title written before a
+name ("President", "Prime Minister", see ``HONORIFICS``) is an ordinary word, no part of the
+name: every report naming any holder of the office has it. Lines in title case
 (headlines) and sentences shouted in capitals make no names of their own. A wire dateline
 opening a paragraph ("GENEVA (AP) —") is a sentence of its own: its place is a name, and
 the word after it starts a sentence.
@@ -40,6 +42,7 @@ from monitor.sentences import ends_with_stop, offsets_after, sentence_ends
 from monitor.stories.words import (
     BOILERPLATE_MARKERS,
     CALENDAR_WORDS,
+    HONORIFICS,
     NUMBER_WORDS,
     STOP_WORDS,
 )
@@ -622,7 +625,7 @@ def _classify(raw: str) -> tuple[str, int]:
     if is_acronym or "," in lower:
         lower = lower.replace(".", "").replace(",", "")
     kind = 0
-    if token[0].isupper():
+    if token[0].isupper() and lower not in HONORIFICS:
         kind = _CAPITALISED
         if len(lower) > 1 and (token.isupper() or is_acronym):
             kind |= _ALL_CAPS

@@ -365,6 +365,75 @@ CALENDAR_WORDS = frozenset(
     ]
 )
 
+# Titles written before a name ("President Volodymyr Zelenskyy", "Prime Minister Edi Rama"):
+# capitalised, but no part of the name, and shared by every report that names any holder of
+# the office. They weigh as ordinary words and join no two-word name. Words that are also
+# common surnames or parts of institutions' names (King, Judge, Bishop, General, Major,
+# Justice, Foreign) are left out: as names they tell one story from another.
+HONORIFICS = frozenset(
+    [
+        "president",
+        "vice",
+        "prime",
+        "minister",
+        "premier",
+        "chancellor",
+        "senator",
+        "sen",
+        "congressman",
+        "congresswoman",
+        "rep",
+        "governor",
+        "gov",
+        "mayor",
+        "deputy",
+        "secretary",
+        "ambassador",
+        "envoy",
+        "spokesman",
+        "spokeswoman",
+        "spokesperson",
+        "chairman",
+        "chairwoman",
+        "chief",
+        "director",
+        "commissioner",
+        "commander",
+        "admiral",
+        "adm",
+        "colonel",
+        "col",
+        "lieutenant",
+        "lt",
+        "sergeant",
+        "sgt",
+        "captain",
+        "capt",
+        "gen",
+        "officer",
+        "detective",
+        "inspector",
+        "sheriff",
+        "attorney",
+        "coach",
+        "ceo",
+        "dr",
+        "sir",
+        "dame",
+        "lord",
+        "lady",
+        "pope",
+        "archbishop",
+        "rev",
+        "reverend",
+        "imam",
+        "rabbi",
+        "sheikh",
+        "emir",
+        "ayatollah",
+    ]
+)
+
 # Lines with one of these are page furniture, never a new fact, however long they are.
 BOILERPLATE_MARKERS = (
     "read more",
