@@ -199,6 +199,35 @@ def test_a_placeholder_title_gives_way_to_the_first_proper_one() -> None:
     assert engine.title(3) == second.title
 
 
+def test_an_outlets_credit_line_does_not_join_its_unrelated_reports() -> None:
+    credits = (
+        "\nReporting by Olena Harmash in Kyiv and Guy Faulconbridge in Moscow; "
+        "Editing by Alexandra Hudson and Mark Heinrich"
+    )
+    rates = StoryDoc(
+        1,
+        "Ukraine central bank holds key rate at 15.5%",
+        "Ukraine's central bank kept its key interest rate at 15.5% on Thursday, citing persistent "
+        "inflation pressures." + credits,
+        T0,
+        "wire",
+    )
+    court = StoryDoc(
+        2,
+        "Russian court jails journalist for six years",
+        "A Moscow court on Thursday sentenced journalist Antonina Favorskaya to six years in "
+        "prison, her lawyer said." + credits,
+        T0,
+        "wire",
+    )
+    engine = StoryEngine()
+    engine.add(rates, 1, engine.assign(rates).role)
+    assignment = engine.assign(court)
+    assert assignment.story_id is None
+    # The credits' six names would otherwise be most of what the two short reports share.
+    assert assignment.similarity < engine.settings.join_threshold / 4
+
+
 def test_unknown_story_has_no_title() -> None:
     assert StoryEngine().title(42) is None
 

@@ -65,6 +65,14 @@ def test_a_quotation_runs_over_sentences_of_one_paragraph() -> None:
     [
         ("Ukraine's negotiators met Russian officials in Geneva for six hours on Wednesday.", True),
         ("Read more: Ukraine's negotiators met Russian officials in Geneva on Wednesday.", False),
+        ("Subscribe to our newsletter for the latest news from Ukraine and Russia every morning.", False),
+        ("Copyright 2026 Agence France-Presse, all rights reserved, no redistribution allowed.", False),
+        ("Reporting by Olena Harmash in Kyiv; Editing by Alexandra Hudson and Mark Heinrich.", False),
+        ("(Additional reporting by Pavel Polityuk in Kyiv and Guy Faulconbridge in Moscow.)", False),
+        # Prose that only mentions what furniture is about is still prose.
+        ("Netflix said it added nine million paying subscribers in the quarter, beating forecasts.", True),
+        ("A judge ruled that the copyright lawsuit against the studio could go to trial in June.", True),
+        ("Regulators fined the retailer for tracking shoppers with cookies without their consent.", True),
         ("Ukrainian Ambassador Reveals Secret Intelligence Raid, Rift with Zelenskyy", False),
         ("“That’s all I’m telling you.”", False),
         ("he said.", False),

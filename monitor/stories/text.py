@@ -10,7 +10,10 @@ name ("President", "Prime Minister", see ``HONORIFICS``) is an ordinary word, no
 name: every report naming any holder of the office has it. Lines in title case
 (headlines) and sentences shouted in capitals make no names of their own. A wire dateline
 opening a paragraph ("GENEVA (AP) —") is a sentence of its own: its place is a name, and
-the word after it starts a sentence.
+the word after it starts a sentence. Page furniture in a body (wire credits, rights lines,
+calls to subscribe; see ``FURNITURE_PATTERNS``), looked for where it stands, in lines without
+sentence punctuation and in the last two sentences, is no part of the story: its words count
+as stop words, so an outlet's credits join none of its reports to another.
 
 Each body sentence also carries its *anchors*, the things a fact hangs on: its names, its
 numbers (digits and number words), its weekdays and months, and the words it quotes.
@@ -40,8 +43,9 @@ import Stemmer
 
 from monitor.sentences import ends_with_stop, offsets_after, sentence_ends
 from monitor.stories.words import (
-    BOILERPLATE_MARKERS,
     CALENDAR_WORDS,
+    FURNITURE_KEYWORDS,
+    FURNITURE_PATTERNS,
     HONORIFICS,
     NUMBER_WORDS,
     STOP_WORDS,
@@ -62,7 +66,7 @@ _DATELINE = re.compile(
     r"[ \t\u00a0]*[A-Z][A-Z'’.]*(?: [A-Z][A-Z'’.]*)*[A-Z'’.]{2}(?:,[^,()/\n—–]{1,25}){0,2}"
     r"(?: ?\([^()\n]{1,30}\)| ?/[^/\n]{1,30}/)?[ \u00a0]+(?:—|–|--|-)(?=\s)"
 )
-_BOILERPLATE = re.compile("|".join(map(re.escape, BOILERPLATE_MARKERS)))
+_FURNITURE = re.compile("|".join(FURNITURE_PATTERNS))
 _DASHES: Final = ("—", "–", "-")
 
 
@@ -116,7 +120,7 @@ class Sentence(NamedTuple):
         """Reads as a sentence of prose, not a headline, a fragment or page furniture."""
         if len(self.terms) < _MIN_SENTENCE_TERMS:
             return False
-        if _BOILERPLATE.search(self.text.lower()):
+        if _is_furniture(self.text):
             return False
         if not ends_with_stop(self.text):
             # No sentence punctuation: a heading or a headline unless it is long, lower-case prose.
@@ -510,6 +514,11 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
     token_lists = list(map(str.split, map(spaced.__getitem__, map(slice, starts, stops))))
     bounds = [0, *accumulate(map(len, token_lists))]
     keys, kinds = _classified_tokens(list(chain.from_iterable(token_lists)))
+    ends = list(_sentence_ends(texts))
+    if with_quotes:
+        furniture = _furniture_sentences(texts, ends)
+        if furniture:
+            keys, kinds = _without_furniture(furniture, bounds, keys, kinds)
     quoted: dict[int, frozenset[str]] = {}
     if with_quotes and ('"' in text or "“" in text or "”" in text):
         in_quote = False
@@ -521,20 +530,57 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
                 if quoted_keys:
                     quoted[index] = quoted_keys
     title_case = set()
-    for index, ends in enumerate(_sentence_ends(texts)):
-        if (ends and not texts[index].isupper()) or texts[index].endswith(_DASHES):
+    for index, stopped in enumerate(ends):
+        if (stopped and not texts[index].isupper()) or texts[index].endswith(_DASHES):
             continue  # prose, or a dateline (its place is a name)
         begin, end = bounds[index], bounds[index + 1]
         content_count = end - begin - keys[begin:end].count("")
         if content_count < 3:
             continue
-        if ends:
+        if stopped:
             # A sentence shouted in capitals ("BREAKING: ... IN GENEVA.") is a headline too:
             # its capitals say nothing about which of its words are names.
             title_case.add(index)
         elif sum(map(and_, kinds[begin:end], repeat(_CAPITALISED))) >= _TITLE_CASE_SHARE * content_count:
             title_case.add(index)
     return _Flat(texts, keys, kinds, bounds, quoted, title_case)
+
+
+def _furniture_sentences(texts: list[str], ends: list[bool]) -> list[int]:
+    """The indexes of the sentences that are page furniture, among those where furniture
+    stands: lines without sentence punctuation ("Read more: ...", "Advertisement", "Reporting
+    by ...; Editing by ...") and the last two. Trying every sentence of every article would
+    cost a tenth of its analysis."""
+    last = len(texts) - 1
+    return [
+        index
+        for index, stopped in enumerate(ends)
+        if (not stopped or index >= last - 1) and _is_furniture(texts[index])
+    ]
+
+
+def _without_furniture(
+    furniture: list[int], bounds: list[int], keys: list[str], kinds: bytes
+) -> tuple[list[str], bytes]:
+    """The keys and kinds with a body's page furniture (wire credits, rights lines, calls to
+    subscribe) made stop words: it says nothing about the story, and an outlet's furniture
+    would otherwise be shared, names and all, by every report it publishes."""
+    keys, blanked = list(keys), bytearray(kinds)
+    for sentence in furniture:
+        begin, end = bounds[sentence], bounds[sentence + 1]
+        keys[begin:end] = [""] * (end - begin)
+        blanked[begin:end] = bytes(end - begin)
+    return keys, bytes(blanked)
+
+
+def _is_furniture(sentence: str) -> bool:
+    """Whether a sentence is page furniture (see ``FURNITURE_PATTERNS``)."""
+    lowered = sentence.lower()
+    return _may_be_furniture(lowered) and _FURNITURE.search(lowered) is not None
+
+
+def _may_be_furniture(lowered: str) -> bool:
+    return any(keyword in lowered for keyword in FURNITURE_KEYWORDS)
 
 
 def _sentence_ends(texts: list[str]) -> Iterator[bool]:

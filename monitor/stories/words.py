@@ -434,25 +434,56 @@ HONORIFICS = frozenset(
     ]
 )
 
-# Lines with one of these are page furniture, never a new fact, however long they are.
-BOILERPLATE_MARKERS = (
+# Page furniture: a sentence matching one of these (regular expressions over the lower-cased
+# sentence) is never a new fact, however long it is. They are narrow on purpose: a plain
+# substring such as "subscribe" or "copyright" would also silence prose about a streaming
+# service's subscribers or a copyright lawsuit.
+FURNITURE_PATTERNS = (
+    r"\bread more\b",
+    r"\bclick here\b",
+    r"^subscribe\b",
+    r"\bsubscribe (?:to|for|now|here|today)\b",
+    r"\bsign up (?:for|to) (?:our|the|a)\b",
+    r"\b(?:our|free|daily|weekly) newsletters?\b",
+    r"\ball rights reserved\b",
+    r"©",
+    r"\bcopyright (?:\(c\) )?\d{4}\b",
+    r"\bfollow us\b",
+    r"\bshare this (?:article|story|page|post)\b",
+    r"^related(?::| (?:stories|articles|coverage|content|topics)\b)",
+    r"^advertisement\b",
+    r"\b(?:we use|accept|our) cookies\b",
+    r"\bcookie (?:policy|settings|preferences)\b",
+    r"\bdownload (?:the|our) app\b",
+    r"\bthis (?:story|article) has been updated\b",
+    r"\bcontributed to this report\b",
+    r"\bcontributed reporting\b",
+    # Wire credits: "Reporting by ...; Editing by ...", "(Additional reporting by ...)".
+    r"^\(?(?:additional )?(?:reporting|editing|writing|compiled|research) by\b",
+)
+
+# Every match of a furniture pattern contains one of these: a text without any is no
+# furniture, which a few substring tests tell faster than the patterns can.
+FURNITURE_KEYWORDS = (
     "read more",
     "click here",
     "subscribe",
     "sign up",
     "newsletter",
     "all rights reserved",
-    "copyright",
     "©",
+    "copyright",
     "follow us",
     "share this",
-    "related:",
-    "related stories",
-    "related articles",
+    "related",
     "advertisement",
     "cookie",
-    "download the app",
-    "this story has been updated",
-    "contributed to this report",
-    "contributed reporting",
+    "download",
+    "been updated",
+    "contributed",
+    "reporting by",
+    "editing by",
+    "writing by",
+    "compiled by",
+    "research by",
 )
