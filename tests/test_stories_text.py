@@ -42,6 +42,18 @@ def test_hyphenated_words_and_possessives_count_as_their_parts() -> None:
     assert {"kiev", "four", "year", "war", "moscow", "armi"} == set(analysis.counts)
 
 
+def test_words_joined_by_a_dash_count_as_their_parts() -> None:
+    # American style sets dashes without spaces: "talks—and" is two words, not one.
+    analysis = analyse("", "The talks—and the ceasefire–were delayed again.")
+    assert {"talk", "ceasefir", "delay"} == set(analysis.counts)
+
+
+def test_an_amount_in_any_currency_is_a_figure() -> None:
+    analysis = analyse("", "The club paid £88m, the rival €75m and the third $60m for the striker.")
+    assert {"88m", "75m", "60m"} <= analysis.names
+    assert not any(term[0] in "£€$" for term in analysis.counts)
+
+
 def test_sentence_anchors_numbers_and_quotes() -> None:
     body = 'The latest talks "were very tense", a source told AFP. "They lasted six hours.\nNo quote here.'
     first, second, third = analyse("", body).sentences

@@ -56,9 +56,11 @@ TITLE_REPEAT: Final = 2
 
 # Characters stripped from both ends of a whitespace-separated token.
 _EDGE_PUNCTUATION: Final = (
-    "".join(chr(code) for code in range(0x21, 0x7F) if not chr(code).isalnum()) + "“”‘’«»…–—•·¡¿"
+    "".join(chr(code) for code in range(0x21, 0x7F) if not chr(code).isalnum()) + "“”‘’«»…–—•·¡¿£€¥₹₽₴"
 )
 _QUOTE_MARK = re.compile(r"([\"“”])")
+#: Characters that join words without being part of either: the hyphen, en and em dashes.
+_WORD_DASHES: Final = ("-", "–", "—")
 # A wire dateline opening a paragraph: a place in capitals, perhaps a region or date after a
 # comma, perhaps the agency, then a dash ("GENEVA (AP) —", "KYIV, Ukraine, Feb 18 (Reuters) -",
 # "NEW YORK /PRNewswire/ --"). It is a sentence of its own, so the word after it starts one.
@@ -509,8 +511,8 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
     starts = list(compress(starts, kept))
     stops = list(compress(stops, kept))
     # Splitting on whitespace is several times faster than a token regular expression; a
-    # hyphen becomes a space, which keeps every offset.
-    spaced = text.replace("-", " ") if "-" in text else text
+    # hyphen or a dash becomes a space, which keeps every offset.
+    spaced = _dashes_spaced(text)
     token_lists = list(map(str.split, map(spaced.__getitem__, map(slice, starts, stops))))
     bounds = [0, *accumulate(map(len, token_lists))]
     keys, kinds = _classified_tokens(list(chain.from_iterable(token_lists)))
@@ -626,7 +628,16 @@ def _classified_tokens(tokens: list[str]) -> tuple[list[str], bytes]:
 
 def _classified(text: str) -> list[str]:
     """The term keys of a piece of text."""
-    return _classified_tokens((text.replace("-", " ") if "-" in text else text).split())[0]
+    return _classified_tokens(_dashes_spaced(text).split())[0]
+
+
+def _dashes_spaced(text: str) -> str:
+    """The text with hyphens and dashes as spaces: "Washington-led" is two words, and so is
+    "talks—and", as dashes are set without spaces in American style."""
+    for dash in _WORD_DASHES:
+        if dash in text:
+            text = text.replace(dash, " ")
+    return text
 
 
 def _remember(token: str) -> tuple[str, int]:
