@@ -228,6 +228,31 @@ def test_an_outlets_credit_line_does_not_join_its_unrelated_reports() -> None:
     assert assignment.similarity < engine.settings.join_threshold / 4
 
 
+def test_a_wire_dateline_does_not_join_its_unrelated_reports() -> None:
+    inflation = StoryDoc(
+        1,
+        "UK inflation falls to 2.8% in January",
+        "LONDON, Feb 18 (Reuters) - British consumer price inflation fell to 2.8% in January from "
+        "3.0% in December, official data showed on Wednesday, a smaller drop than economists expected.",
+        T0,
+        "wire",
+    )
+    jobs = StoryDoc(
+        2,
+        "Rolls-Royce to cut 2,000 jobs",
+        "LONDON, Feb 18 (Reuters) - Engine maker Rolls-Royce said on Wednesday it would cut up to "
+        "2,000 jobs at its civil aerospace division as it seeks to lift margins.",
+        T0,
+        "wire",
+    )
+    engine = StoryEngine()
+    engine.add(inflation, 1, engine.assign(inflation).role)
+    assignment = engine.assign(jobs)
+    assert assignment.story_id is None
+    # Only the place is left to share: the date and the agency are the wire's, not the story's.
+    assert assignment.similarity < engine.settings.join_threshold / 4
+
+
 def test_unknown_story_has_no_title() -> None:
     assert StoryEngine().title(42) is None
 

@@ -12,8 +12,9 @@ name: every report naming any holder of the office has it. Lines in title case
 opening a paragraph ("GENEVA (AP) —") is a sentence of its own: its place is a name, and
 the word after it starts a sentence. Page furniture in a body (wire credits, rights lines,
 calls to subscribe; see ``FURNITURE_PATTERNS``), looked for where it stands, in lines without
-sentence punctuation and in the last two sentences, is no part of the story: its words count
-as stop words, so an outlet's credits join none of its reports to another.
+sentence punctuation and in the last two sentences, is no part of the story, and neither are
+a dateline's date and agency ("LONDON, Feb 18 (Reuters) -" keeps "London"): their words count
+as stop words, so what a wire puts on every report joins none of them to another.
 
 Each body sentence also carries its *anchors*, the things a fact hangs on: its names, its
 numbers (digits and number words), its weekdays and months, and the words it quotes.
@@ -70,6 +71,8 @@ _DATELINE = re.compile(
 )
 _FURNITURE = re.compile("|".join(FURNITURE_PATTERNS))
 _DASHES: Final = ("—", "–", "-")
+#: How a dateline sets its agency apart: "(Reuters)", "/PRNewswire/".
+_AGENCY_MARKS: Final = {"(": ")", "/": "/"}
 
 
 # Token kinds, as bits.
@@ -518,9 +521,9 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
     keys, kinds = _classified_tokens(list(chain.from_iterable(token_lists)))
     ends = list(_sentence_ends(texts))
     if with_quotes:
-        furniture = _furniture_sentences(texts, ends)
+        furniture = _furniture_positions(texts, ends, bounds, token_lists, kinds)
         if furniture:
-            keys, kinds = _without_furniture(furniture, bounds, keys, kinds)
+            keys, kinds = _without(furniture, keys, kinds)
     quoted: dict[int, frozenset[str]] = {}
     if with_quotes and ('"' in text or "“" in text or "”" in text):
         in_quote = False
@@ -548,30 +551,50 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
     return _Flat(texts, keys, kinds, bounds, quoted, title_case)
 
 
-def _furniture_sentences(texts: list[str], ends: list[bool]) -> list[int]:
-    """The indexes of the sentences that are page furniture, among those where furniture
-    stands: lines without sentence punctuation ("Read more: ...", "Advertisement", "Reporting
-    by ...; Editing by ...") and the last two. Trying every sentence of every article would
-    cost a tenth of its analysis."""
+def _furniture_positions(
+    texts: list[str], ends: list[bool], bounds: list[int], token_lists: list[list[str]], kinds: bytes
+) -> list[int]:
+    """The positions of a body's tokens that are page furniture, not story text: whole
+    sentences of it (wire credits, rights lines, calls to subscribe), and a wire dateline's
+    date and agency ("LONDON, Feb 18 (Reuters) -" keeps only its place). An outlet's
+    furniture would otherwise be shared, names and all, by every report it publishes.
+
+    Furniture is looked for where it stands, in lines without sentence punctuation and in
+    the last two sentences: trying every sentence of every article would cost a tenth of its
+    analysis.
+    """
+    positions: list[int] = []
     last = len(texts) - 1
-    return [
-        index
-        for index, stopped in enumerate(ends)
-        if (not stopped or index >= last - 1) and _is_furniture(texts[index])
-    ]
+    for index, stopped in enumerate(ends):
+        if stopped and index < last - 1:
+            continue
+        begin, end = bounds[index], bounds[index + 1]
+        if _is_furniture(texts[index]):
+            positions.extend(range(begin, end))
+        elif not stopped and begin < end and kinds[begin] & _ALL_CAPS and texts[index].endswith(_DASHES):
+            positions.extend(_dateline_extras(token_lists[index], kinds[begin:end], begin))
+    return positions
 
 
-def _without_furniture(
-    furniture: list[int], bounds: list[int], keys: list[str], kinds: bytes
-) -> tuple[list[str], bytes]:
-    """The keys and kinds with a body's page furniture (wire credits, rights lines, calls to
-    subscribe) made stop words: it says nothing about the story, and an outlet's furniture
-    would otherwise be shared, names and all, by every report it publishes."""
+def _dateline_extras(tokens: list[str], kinds: bytes, offset: int) -> Iterator[int]:
+    """The positions of a dateline's date (numbers, months) and agency ("(Reuters)", "/PRNewswire/")."""
+    closing: str | None = None  # what ends the agency being read, if one is
+    for position, (token, kind) in enumerate(zip(tokens, kinds, strict=True), offset):
+        opened_here = closing is None and token[:1] in _AGENCY_MARKS
+        if opened_here:
+            closing = _AGENCY_MARKS[token[0]]
+        if closing is not None or kind & (_NUMBER | _CALENDAR):
+            yield position
+        if closing is not None and token.endswith(closing) and not (opened_here and len(token) == 1):
+            closing = None
+
+
+def _without(positions: list[int], keys: list[str], kinds: bytes) -> tuple[list[str], bytes]:
+    """The keys and kinds with the tokens at ``positions`` made stop words."""
     keys, blanked = list(keys), bytearray(kinds)
-    for sentence in furniture:
-        begin, end = bounds[sentence], bounds[sentence + 1]
-        keys[begin:end] = [""] * (end - begin)
-        blanked[begin:end] = bytes(end - begin)
+    for position in positions:
+        keys[position] = ""
+        blanked[position] = 0
     return keys, bytes(blanked)
 
 
