@@ -228,6 +228,32 @@ def test_an_outlets_credit_line_does_not_join_its_unrelated_reports() -> None:
     assert assignment.similarity < engine.settings.join_threshold / 4
 
 
+def test_a_byline_a_picture_credit_and_a_time_stamp_join_no_unrelated_reports() -> None:
+    furniture = "By Olena Harmash and Guy Faulconbridge\nLast updated at 11:11 GMT on 18 February 2026\n"
+    caption = "\nImage copyright Getty Images"
+    rates = StoryDoc(
+        1,
+        "Ukraine central bank holds key rate",
+        furniture + "Ukraine's central bank kept its key interest rate unchanged on Thursday, citing "
+        "persistent inflation pressures." + caption,
+        T0,
+        "paper",
+    )
+    court = StoryDoc(
+        2,
+        "Russian court jails journalist",
+        furniture + "A Moscow court on Thursday sentenced journalist Antonina Favorskaya to six "
+        "years in prison, her lawyer said." + caption,
+        T0,
+        "paper",
+    )
+    engine = StoryEngine()
+    engine.add(rates, 1, engine.assign(rates).role)
+    assignment = engine.assign(court)
+    assert assignment.story_id is None
+    assert assignment.similarity < engine.settings.join_threshold / 4
+
+
 def test_a_wire_dateline_does_not_join_its_unrelated_reports() -> None:
     inflation = StoryDoc(
         1,

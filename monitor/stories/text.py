@@ -10,11 +10,12 @@ name ("President", "Prime Minister", see ``HONORIFICS``) is an ordinary word, no
 name: every report naming any holder of the office has it. Lines in title case
 (headlines) and sentences shouted in capitals make no names of their own. A wire dateline
 opening a paragraph ("GENEVA (AP) —") is a sentence of its own: its place is a name, and
-the word after it starts a sentence. Page furniture in a body (wire credits, rights lines,
-calls to subscribe; see ``FURNITURE_PATTERNS``), looked for where it stands, in lines without
-sentence punctuation and in the last two sentences, is no part of the story, and neither are
-a dateline's date and agency ("LONDON, Feb 18 (Reuters) -" keeps "London"): their words count
-as stop words, so what a wire puts on every report joins none of them to another.
+the word after it starts a sentence. Page furniture in a body (bylines, wire and picture
+credits, time stamps, rights lines, calls to subscribe; see ``FURNITURE_PATTERNS``), looked
+for where it stands, in lines without sentence punctuation and in the last two sentences,
+is no part of the story, and neither are a dateline's date and agency ("LONDON, Feb 18
+(Reuters) -" keeps "London"): their words count as stop words, so what an outlet puts on
+every report joins none of them to another.
 
 Each body sentence also carries its *anchors*, the things a fact hangs on: its names, its
 numbers (digits and number words), its weekdays and months, and the words it quotes.

@@ -467,7 +467,14 @@ FURNITURE_PATTERNS = (
     r"\b(?:we use|accept|our) cookies\b",
     r"\bcookie (?:policy|settings|preferences)\b",
     r"\bdownload (?:the|our) app\b",
-    r"\bthis (?:story|article) has been updated\b",
+    r"\bthis (?:story|article) has been (?:updated|corrected)\b",
+    r"^\(?corrects?\b",
+    # A byline, a picture credit, a time stamp: "By Olena Harmash", "Image copyright Getty
+    # Images", "Last updated at 11:11 GMT".
+    r"^by [^.;:!?]{3,80}$",
+    r"^\(?(?:image|photo|photograph|picture)s?(?::| copyright\b| caption\b| credit\b| by\b)",
+    r"^(?:last )?(?:updated|published|posted)(?: on| at)?:? "
+    r"(?:\d|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
     r"\bcontributed to this report\b",
     r"\bcontributed reporting\b",
     # Wire credits: "Reporting by ...; Editing by ...", "(Additional reporting by ...)".
@@ -492,6 +499,15 @@ FURNITURE_KEYWORDS = (
     "cookie",
     "download",
     "been updated",
+    "been corrected",
+    "correct",
+    "by ",
+    "image",
+    "photo",
+    "picture",
+    "updated",
+    "published",
+    "posted",
     "contributed",
     "reporting by",
     "editing by",
