@@ -85,7 +85,10 @@ def test_a_quotation_runs_over_sentences_of_one_paragraph() -> None:
         ("Image copyright Getty Images Image caption Delegations met in Geneva on Wednesday", False),
         ("Last updated at 11:11 GMT on Wednesday 18 February 2026", False),
         ("(Corrects name of Ukraine's negotiator in paragraph five to Rustem Umerov)", False),
+        ("Share on Facebook Share on X Share via WhatsApp Share via email Print this page", False),
+        ("Listen to this article and hear the Ukrainian delegation speak from Geneva today", False),
         # Prose that only mentions what furniture is about is still prose.
+        ("Share prices in Kyiv and Moscow rose after the delegations met in Geneva on Wednesday.", True),
         ("By Tuesday the delegations in Geneva had agreed on a prisoner exchange of 300 soldiers.", True),
         ("Updated figures published by the ministry showed 300 soldiers had been exchanged.", True),
         ("Photographers waited outside the villa in Geneva where the delegations met for talks.", True),
