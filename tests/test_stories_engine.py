@@ -254,6 +254,28 @@ def test_a_byline_a_picture_credit_and_a_time_stamp_join_no_unrelated_reports() 
     assert assignment.similarity < engine.settings.join_threshold / 4
 
 
+def test_a_sites_name_in_its_titles_does_not_join_its_unrelated_reports() -> None:
+    inflation = StoryDoc(
+        1,
+        "UK inflation falls to 2.8% in January - BBC News",
+        "British consumer price inflation fell to 2.8% in January from 3.0% in December.",
+        T0,
+        "feed",
+    )
+    jobs = StoryDoc(
+        2,
+        "Rolls-Royce to cut 2,000 jobs - BBC News",
+        "Engine maker Rolls-Royce says it will cut up to 2,000 jobs at its civil aerospace arm.",
+        T0,
+        "feed",
+    )
+    engine = StoryEngine()
+    engine.add(inflation, 1, engine.assign(inflation).role)
+    assignment = engine.assign(jobs)
+    assert assignment.story_id is None
+    assert assignment.similarity < engine.settings.join_threshold / 4
+
+
 def test_a_wire_dateline_does_not_join_its_unrelated_reports() -> None:
     inflation = StoryDoc(
         1,

@@ -42,6 +42,24 @@ def test_hyphenated_words_and_possessives_count_as_their_parts() -> None:
     assert {"kiev", "four", "year", "war", "moscow", "armi"} == set(analysis.counts)
 
 
+@pytest.mark.parametrize(
+    ("title", "kept", "dropped"),
+    [
+        ("UK inflation falls to 2.8% in January - BBC News", {"inflat", "january"}, {"bbc", "bbc news"}),
+        ("Ukraine talks resume in Geneva | Reuters", {"talk", "geneva"}, {"reuter"}),
+        ("Zelenskyy says the pressure is not fair – Axios", {"zelenskyy", "fair"}, {"axio"}),
+        # After a dash, a lower-case word is the headline's own, and so is what a short
+        # headline has after it.
+        ("Plane bombs refugee camp in South Sudan - witness", {"wit", "camp"}, set()),
+        ("Talks resume – Voice of America", {"talk", "voic", "america"}, set()),
+    ],
+)
+def test_a_titles_trailing_site_name_is_no_term(title: str, kept: set[str], dropped: set[str]) -> None:
+    terms = set(analyse(title, "").counts)
+    assert kept <= terms
+    assert not dropped & terms
+
+
 def test_words_joined_by_a_dash_count_as_their_parts() -> None:
     # American style sets dashes without spaces: "talks—and" is two words, not one.
     analysis = analyse("", "The talks—and the ceasefire–were delayed again.")

@@ -14,8 +14,9 @@ the word after it starts a sentence. Page furniture in a body (bylines, wire and
 credits, time stamps, rights lines, calls to subscribe; see ``FURNITURE_PATTERNS``), looked
 for where it stands, in lines without sentence punctuation and in the last two sentences,
 is no part of the story, and neither are a dateline's date and agency ("LONDON, Feb 18
-(Reuters) -" keeps "London"): their words count as stop words, so what an outlet puts on
-every report joins none of them to another.
+(Reuters) -" keeps "London"), nor a site's name after a title ("... - BBC News"): their
+words count as stop words, so what an outlet puts on every report joins none of them to
+another.
 
 Each body sentence also carries its *anchors*, the things a fact hangs on: its names, its
 numbers (digits and number words), its weekdays and months, and the words it quotes.
@@ -72,6 +73,12 @@ _DATELINE = re.compile(
 )
 _FURNITURE = re.compile("|".join(FURNITURE_PATTERNS))
 _DASHES: Final = ("—", "–", "-")
+#: A title's last segment after a separator, short enough to be a site's name.
+_SITE_NAME = re.compile(r"\s+(\||-|–|—)\s+((?:\S+\s+){0,3}\S+)\s*$")
+#: Lower-case words a site's name may hold ("Voice of America", "Times of India").
+_NAME_PARTICLES: Final = frozenset({"of", "the", "and", "de", "la", "el", "al", "&"})
+#: A headline left with fewer words than this keeps its last segment: it is no site name.
+_MIN_HEADLINE_WORDS: Final = 4
 #: How a dateline sets its agency apart: "(Reuters)", "/PRNewswire/".
 _AGENCY_MARKS: Final = {"(": ")", "/": "/"}
 
@@ -389,7 +396,7 @@ def analyse(title: str, body: str) -> Analysis:
         if pair not in _hash_cache:
             _remember_hash(pair)
     sketch = _sketch(all_keys)
-    title_flat = _flatten(title, with_quotes=False)
+    title_flat = _flatten(_without_site_name(title), with_quotes=False)
     for sentence in range(len(title_flat.texts)):
         begin, stop = title_flat.bounds[sentence], title_flat.bounds[sentence + 1]
         title_keys = title_flat.keys[begin:stop]
@@ -607,6 +614,21 @@ def _is_furniture(sentence: str) -> bool:
 
 def _may_be_furniture(lowered: str) -> bool:
     return any(keyword in lowered for keyword in FURNITURE_KEYWORDS)
+
+
+def _without_site_name(title: str) -> str:
+    """The title without a trailing site name ("... - BBC News", "... | Reuters"), which every
+    title of that site shares. After a dash, only a short run of capitalised words counts
+    as one ("... - witness" is the headline's own), and the headline must keep some words."""
+    found = _SITE_NAME.search(title)
+    if found is None:
+        return title
+    head, name = title[: found.start()], found.group(2).split()
+    if len(head.split()) < _MIN_HEADLINE_WORDS:
+        return title
+    if found.group(1) != "|" and not all(word[0].isupper() or word in _NAME_PARTICLES for word in name):
+        return title
+    return head
 
 
 def _sentence_ends(texts: list[str]) -> Iterator[bool]:
