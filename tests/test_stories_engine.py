@@ -276,6 +276,20 @@ def test_a_sites_name_in_its_titles_does_not_join_its_unrelated_reports() -> Non
     assert assignment.similarity < engine.settings.join_threshold / 4
 
 
+def test_a_feeds_footer_does_not_join_its_unrelated_items() -> None:
+    def item(article_id: int, title: str, text: str) -> StoryDoc:
+        footer = f"\nThe post {title} appeared first on Kyiv Daily Monitor."
+        return StoryDoc(article_id, title, text + footer, T0, "feed")
+
+    rates = item(1, "Central bank holds key rate", "The central bank kept its rate at 15.5% on Thursday.")
+    court = item(2, "Court jails journalist", "A court sentenced journalist Antonina Favorskaya to jail.")
+    engine = StoryEngine()
+    engine.add(rates, 1, engine.assign(rates).role)
+    assignment = engine.assign(court)
+    assert assignment.story_id is None
+    assert assignment.similarity < engine.settings.join_threshold / 4
+
+
 def test_a_wire_dateline_does_not_join_its_unrelated_reports() -> None:
     inflation = StoryDoc(
         1,

@@ -105,7 +105,11 @@ def test_a_quotation_runs_over_sentences_of_one_paragraph() -> None:
         ("(Corrects name of Ukraine's negotiator in paragraph five to Rustem Umerov)", False),
         ("Share on Facebook Share on X Share via WhatsApp Share via email Print this page", False),
         ("Listen to this article and hear the Ukrainian delegation speak from Geneva today", False),
+        ("The post Talks resume in Geneva appeared first on Kyiv Daily Monitor.", False),
+        ("This article was originally published on The Conversation under a Creative Commons licence", False),
+        ("Continue reading the main story about the Geneva talks on our website", False),
         # Prose that only mentions what furniture is about is still prose.
+        ("The plan was originally drafted by Witkoff and Umerov in Miami in November.", True),
         ("Share prices in Kyiv and Moscow rose after the delegations met in Geneva on Wednesday.", True),
         ("By Tuesday the delegations in Geneva had agreed on a prisoner exchange of 300 soldiers.", True),
         ("Updated figures published by the ministry showed 300 soldiers had been exchanged.", True),

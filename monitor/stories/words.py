@@ -452,6 +452,11 @@ HONORIFICS = frozenset(
 # service's subscribers or a copyright lawsuit.
 FURNITURE_PATTERNS = (
     r"\bread more\b",
+    r"\bread (?:the )?full (?:story|article)\b",
+    r"^continue reading\b",
+    # Feed footers: "The post ... appeared first on Site.", "Originally published on Site".
+    r"\bappeared first on\b",
+    r"\boriginally (?:published|appeared) (?:on|in|at|by)\b",
     r"\bclick here\b",
     r"^subscribe\b",
     r"\bsubscribe (?:to|for|now|here|today)\b",
@@ -489,6 +494,11 @@ FURNITURE_PATTERNS = (
 # furniture, which a few substring tests tell faster than the patterns can.
 FURNITURE_KEYWORDS = (
     "read more",
+    "full story",
+    "full article",
+    "continue reading",
+    "appeared first",
+    "originally",
     "click here",
     "subscribe",
     "sign up",
