@@ -73,30 +73,6 @@ def test_number_and_calendar_words_are_found_as_the_analysis_keeps_them() -> Non
         assert table[term] >= word_frequency(word, "en") * 0.9
 
 
-def test_two_reports_sharing_only_a_month_a_weekday_and_dozens_stay_apart() -> None:
-    when = datetime(2026, 1, 20, 9, tzinfo=UTC)
-    protest = StoryDoc(
-        1,
-        "Protest outside parliament",
-        "Dozens of protesters gathered outside the parliament in Tbilisi on Tuesday, the third "
-        "week of rallies since January.",
-        when,
-        "wire",
-    )
-    flights = StoryDoc(
-        2,
-        "Flights cancelled after snow",
-        "Dozens of flights were cancelled at Heathrow on Tuesday, the worst disruption since January.",
-        when,
-        "paper",
-    )
-    engine = StoryEngine()
-    engine.add(protest, 1, engine.assign(protest).role)
-    assignment = engine.assign(flights)
-    assert assignment.story_id is None
-    assert assignment.similarity < engine.settings.join_threshold / 2
-
-
 def test_table_is_built_once() -> None:
     assert stem_frequencies() is stem_frequencies()
 
