@@ -60,6 +60,30 @@ def test_a_titles_trailing_site_name_is_no_term(title: str, kept: set[str], drop
     assert not dropped & terms
 
 
+@pytest.mark.parametrize(
+    "furniture",
+    [
+        "Read more: Ukraine war latest",
+        "Subscribe to our newsletter",
+        "© Agence France-Presse 2026. All rights reserved.",
+        "Share on Facebook Share via WhatsApp",
+        "Listen to this article",
+        "5 min read",
+        "Reporting by Olena Harmash; Editing by Mark Heinrich",
+        "By Olena Harmash and Guy Faulconbridge",
+        "Image copyright Getty Images",
+        "Last updated at 11:11 GMT",
+        "(Corrects paragraph five)",
+        "The post Talks resume appeared first on Kyiv Daily Monitor.",
+        "Originally published on The Conversation",
+        "Associated Press writer Jane Doe in Kyiv contributed to this report.",
+    ],
+)
+def test_furniture_ending_a_body_adds_no_terms(furniture: str) -> None:
+    story = "Negotiators from Ukraine and Russia met in Geneva on Wednesday for a second day of talks."
+    assert analyse("", story + "\n" + furniture).counts == analyse("", story).counts
+
+
 def test_words_joined_by_a_dash_count_as_their_parts() -> None:
     # American style sets dashes without spaces: "talks—and" is two words, not one.
     analysis = analyse("", "The talks—and the ceasefire–were delayed again.")
