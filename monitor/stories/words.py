@@ -455,6 +455,8 @@ FURNITURE_PATTERNS = (
     r"\bread (?:the )?full (?:story|article)\b",
     r"^continue reading\b",
     # Feed footers: "The post ... appeared first on Site.", "Originally published on Site".
+    # HTML feed items lose the WordPress one before they are stored (sources/feed/html_text);
+    # this catches it where it survives, in plain-text items and dropped files.
     r"\bappeared first on\b",
     r"\boriginally (?:published|appeared) (?:on|in|at|by)\b",
     r"\bclick here\b",
