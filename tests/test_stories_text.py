@@ -134,6 +134,9 @@ def test_a_quotation_runs_over_sentences_of_one_paragraph() -> None:
         ("Continue reading the main story about the Geneva talks on our website", False),
         # Prose that only mentions what furniture is about is still prose.
         ("The plan was originally drafted by Witkoff and Umerov in Miami in November.", True),
+        ("The study, originally published in Nature in 2019, found the ice was melting faster.", True),
+        ("Correct information about the talks in Geneva is vital, the Ukrainian envoy said.", True),
+        ("Posted on Monday, the video showed delegations arriving at the villa in Geneva.", True),
         ("Share prices in Kyiv and Moscow rose after the delegations met in Geneva on Wednesday.", True),
         ("By Tuesday the delegations in Geneva had agreed on a prisoner exchange of 300 soldiers.", True),
         ("Updated figures published by the ministry showed 300 soldiers had been exchanged.", True),

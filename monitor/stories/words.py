@@ -458,7 +458,7 @@ FURNITURE_PATTERNS = (
     # HTML feed items lose the WordPress one before they are stored (sources/feed/html_text);
     # this catches it where it survives, in plain-text items and dropped files.
     r"\bappeared first on\b",
-    r"\boriginally (?:published|appeared) (?:on|in|at|by)\b",
+    r"^(?:this (?:article|story) was )?originally (?:published|appeared) (?:on|in|at|by)\b",
     r"\bclick here\b",
     r"^subscribe\b",
     r"\bsubscribe (?:to|for|now|here|today)\b",
@@ -479,13 +479,14 @@ FURNITURE_PATTERNS = (
     r"\bcookie (?:policy|settings|preferences)\b",
     r"\bdownload (?:the|our) app\b",
     r"\bthis (?:story|article) has been (?:updated|corrected)\b",
-    r"^\(?corrects?\b",
+    r"^\(corrects?\b",
+    r"^correction:",
     # A byline, a picture credit, a time stamp: "By Olena Harmash", "Image copyright Getty
     # Images", "Last updated at 11:11 GMT".
     r"^by [^.;:!?]{3,80}$",
     r"^\(?(?:image|photo|photograph|picture)s?(?::| copyright\b| caption\b| credit\b| by\b)",
     r"^(?:last )?(?:updated|published|posted)(?: on| at)?:? "
-    r"(?:\d|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
+    r"(?:\d|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[^.!?]*$",
     r"\bcontributed to this report\b",
     r"\bcontributed reporting\b",
     # Wire credits: "Reporting by ...; Editing by ...", "(Additional reporting by ...)".
