@@ -451,7 +451,8 @@ HONORIFICS = frozenset(
 # substring such as "subscribe" or "copyright" would also silence prose about a streaming
 # service's subscribers or a copyright lawsuit.
 FURNITURE_PATTERNS = (
-    r"\bread more\b",
+    r"^read more\b",
+    r"\bread more:",
     r"\bread (?:the )?full (?:story|article)\b",
     r"^continue reading\b",
     # Feed footers: "The post ... appeared first on Site.", "Originally published on Site".
@@ -461,8 +462,10 @@ FURNITURE_PATTERNS = (
     r"^(?:this (?:article|story) was )?originally (?:published|appeared) (?:on|in|at|by)\b",
     r"\bclick here\b",
     r"^subscribe\b",
-    r"\bsubscribe (?:to|for|now|here|today)\b",
-    r"\bsign up (?:for|to) (?:our|the|a)\b",
+    r"\bsubscribe (?:now|here|today)\b",
+    r"\bsubscribe to (?:our|the) newsletter\b",
+    r"^sign up\b",
+    r"\bsign up (?:for|to) (?:our|a free)\b",
     r"\b(?:our|free|daily|weekly) newsletters?\b",
     r"\ball rights reserved\b",
     r"©",
@@ -474,10 +477,10 @@ FURNITURE_PATTERNS = (
     r"^skip to (?:main )?content\b",
     r"^\d+ min(?:ute)?s? read$",
     r"^related(?::| (?:stories|articles|coverage|content|topics)\b)",
-    r"^advertisement\b",
-    r"\b(?:we use|accept|our) cookies\b",
+    r"^advertisement\W*$",
+    r"\b(?:we use|accept) cookies\b",
     r"\bcookie (?:policy|settings|preferences)\b",
-    r"\bdownload (?:the|our) app\b",
+    r"^download (?:the|our) app\b",
     r"\bthis (?:story|article) has been (?:updated|corrected)\b",
     r"^\(corrects?\b",
     r"^correction:",
