@@ -466,11 +466,11 @@ FURNITURE_PATTERNS = (
     r"\bsubscribe to (?:our|the) newsletter\b",
     r"^sign up\b",
     r"\bsign up (?:for|to) (?:our|a free)\b",
-    r"\b(?:our|free|daily|weekly) newsletters?\b",
+    r"\b(?:our|free) (?:daily |weekly )?newsletters?\b",
     r"\ball rights reserved\b",
     r"©",
     r"\bcopyright (?:\(c\) )?\d{4}\b",
-    r"\bfollow us\b",
+    r"\bfollow us (?:on|at)\b",
     r"\bshare this (?:article|story|page|post)\b",
     r"^share (?:on|via)\b",
     r"^listen to this (?:article|story)\b",
@@ -487,7 +487,7 @@ FURNITURE_PATTERNS = (
     # A byline, a picture credit, a time stamp: "By Olena Harmash", "Image copyright Getty
     # Images", "Last updated at 11:11 GMT".
     r"^by [^.;:!?]{3,80}$",
-    r"^\(?(?:image|photo|photograph|picture)s?(?::| copyright\b| caption\b| credit\b| by\b)",
+    r"^\(?(?:image|photo|photograph|picture)s?(?::| copyright\b| caption\b| credit\b| by\b)[^.!?]*$",
     r"^(?:last )?(?:updated|published|posted)(?: on| at)?:? "
     r"(?:\d|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[^.!?]*$",
     r"\bcontributed to this report\b",
