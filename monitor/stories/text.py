@@ -62,8 +62,6 @@ _EDGE_PUNCTUATION: Final = (
     "".join(chr(code) for code in range(0x21, 0x7F) if not chr(code).isalnum()) + "“”‘’«»…–—•·¡¿£€¥₹₽₴"
 )
 _QUOTE_MARK = re.compile(r"([\"“”])")
-#: Characters that join words without being part of either: the hyphen, en and em dashes.
-_WORD_DASHES: Final = ("-", "–", "—")
 # A wire dateline opening a paragraph: a place in capitals, perhaps a region or date after a
 # comma, perhaps the agency, then a dash ("GENEVA (AP) —", "KYIV, Ukraine, Feb 18 (Reuters) -",
 # "NEW YORK /PRNewswire/ --"). It is a sentence of its own, so the word after it starts one.
@@ -72,6 +70,8 @@ _DATELINE = re.compile(
     r"(?: ?\([^()\n]{1,30}\)| ?/[^/\n]{1,30}/)?[ \u00a0]+(?:—|–|--|-)(?=\s)"
 )
 _FURNITURE = re.compile("|".join(FURNITURE_PATTERNS))
+#: The em dash, en dash and hyphen: they end a dateline, and join words without being part
+#: of either ("Washington-led", "talks—and").
 _DASHES: Final = ("—", "–", "-")
 #: A title's last segment after a separator, short enough to be a site's name.
 _SITE_NAME = re.compile(r"\s+(\||-|–|—)\s+((?:\S+\s+){0,3}\S+)\s*$")
@@ -609,11 +609,10 @@ def _without(positions: list[int], keys: list[str], kinds: bytes) -> tuple[list[
 def _is_furniture(sentence: str) -> bool:
     """Whether a sentence is page furniture (see ``FURNITURE_PATTERNS``)."""
     lowered = sentence.lower()
-    return _may_be_furniture(lowered) and _FURNITURE.search(lowered) is not None
-
-
-def _may_be_furniture(lowered: str) -> bool:
-    return any(keyword in lowered for keyword in FURNITURE_KEYWORDS)
+    # The keywords rule most sentences out faster than the patterns can.
+    if not any(keyword in lowered for keyword in FURNITURE_KEYWORDS):
+        return False
+    return _FURNITURE.search(lowered) is not None
 
 
 def _without_site_name(title: str) -> str:
@@ -680,7 +679,7 @@ def _classified(text: str) -> list[str]:
 def _dashes_spaced(text: str) -> str:
     """The text with hyphens and dashes as spaces: "Washington-led" is two words, and so is
     "talks—and", as dashes are set without spaces in American style."""
-    for dash in _WORD_DASHES:
+    for dash in _DASHES:
         if dash in text:
             text = text.replace(dash, " ")
     return text
