@@ -19,6 +19,7 @@ SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED_000 = "000_5d930837eff73e1e.txt"
 SEED_002 = "002_fa0feb96f6a484b8.txt"
 SCENARIOS = yaml.safe_load((DATA / "scenarios.yaml").read_text(encoding="utf-8"))
+SAME_DAY_REPORTS = yaml.safe_load((DATA / "same_day_reports.yaml").read_text(encoding="utf-8"))
 T0 = datetime(2026, 2, 18, 9, 0, tzinfo=UTC)
 
 
@@ -265,6 +266,17 @@ def test_what_unrelated_reports_share_by_their_outlet_or_their_day_joins_none(
     assignment = engine.assign(StoryDoc(2, *second, T0, "outlet"))
     assert assignment.story_id is None
     assert assignment.similarity < engine.settings.join_threshold / 2
+
+
+@pytest.mark.parametrize("report", SAME_DAY_REPORTS, ids=[report["event"] for report in SAME_DAY_REPORTS])
+def test_other_events_of_the_talks_day_join_no_talks_story(report: dict[str, str]) -> None:
+    desk = Desk(StoryEngine())
+    desk.ingest(seed_doc(SEED_000, 1, T0))
+    assert desk.ingest(seed_doc(SEED_002, 2, T0 + timedelta(hours=2))).role is Role.UPDATE
+    assignment = desk.ingest(StoryDoc(3, report["title"], report["body"], T0 + timedelta(hours=4), "outlet"))
+    assert assignment.story_id is None, assignment
+    assert assignment.role is Role.FIRST
+    assert desk.story_of[3] != desk.story_of[1]
 
 
 def test_unknown_story_has_no_title() -> None:
