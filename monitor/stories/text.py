@@ -11,7 +11,7 @@ name: every report naming any holder of the office has it. Lines in title case
 (headlines) and sentences shouted in capitals make no names of their own. A wire dateline
 opening a paragraph ("GENEVA (AP) —") is a sentence of its own: its place is a name, and
 the word after it starts a sentence. Page furniture in a body (bylines, wire and picture
-credits, time stamps, rights lines, calls to subscribe; see ``FURNITURE_PATTERNS``), looked
+credits, time stamps, rights lines, calls to subscribe; see :mod:`monitor.stories.furniture`), looked
 for where it stands, in lines without sentence punctuation and in the last two sentences,
 is no part of the story, and neither are a dateline's date and agency ("LONDON, Feb 18
 (Reuters) -" keeps "London"), nor a site's name after a title ("... - BBC News"): their
@@ -45,14 +45,8 @@ import numpy as np
 import Stemmer
 
 from monitor.sentences import ends_with_stop, offsets_after, sentence_ends
-from monitor.stories.words import (
-    CALENDAR_WORDS,
-    FURNITURE_KEYWORDS,
-    FURNITURE_PATTERNS,
-    HONORIFICS,
-    NUMBER_WORDS,
-    STOP_WORDS,
-)
+from monitor.stories.furniture import DATELINE, dateline_extras, is_furniture, without_site_name
+from monitor.stories.words import CALENDAR_WORDS, HONORIFICS, NUMBER_WORDS, STOP_WORDS
 
 #: A title's words count this many times: the headline states what the article is about.
 TITLE_REPEAT: Final = 2
@@ -62,25 +56,9 @@ _EDGE_PUNCTUATION: Final = (
     "".join(chr(code) for code in range(0x21, 0x7F) if not chr(code).isalnum()) + "“”‘’«»…–—•·¡¿£€¥₹₽₴"
 )
 _QUOTE_MARK = re.compile(r"([\"“”])")
-# A wire dateline opening a paragraph: a place in capitals, perhaps a region or date after a
-# comma, perhaps the agency, then a dash ("GENEVA (AP) —", "KYIV, Ukraine, Feb 18 (Reuters) -",
-# "NEW YORK /PRNewswire/ --"). It is a sentence of its own, so the word after it starts one.
-_DATELINE = re.compile(
-    r"[ \t\u00a0]*[A-Z][A-Z'’.]*(?: [A-Z][A-Z'’.]*)*[A-Z'’.]{2}(?:,[^,()/\n—–]{1,25}){0,2}"
-    r"(?: ?\([^()\n]{1,30}\)| ?/[^/\n]{1,30}/)?[ \u00a0]+(?:—|–|--|-)(?=\s)"
-)
-_FURNITURE = re.compile("|".join(FURNITURE_PATTERNS))
 #: The em dash, en dash and hyphen: they end a dateline, and join words without being part
 #: of either ("Washington-led", "talks—and").
 _DASHES: Final = ("—", "–", "-")
-#: A title's last segment after a separator, short enough to be a site's name.
-_SITE_NAME = re.compile(r"\s+(\||-|–|—)\s+((?:\S+\s+){0,3}\S+)\s*$")
-#: Lower-case words a site's name may hold ("Voice of America", "Times of India").
-_NAME_PARTICLES: Final = frozenset({"of", "the", "and", "de", "la", "el", "al", "&"})
-#: A headline left with fewer words than this keeps its last segment: it is no site name.
-_MIN_HEADLINE_WORDS: Final = 4
-#: How a dateline sets its agency apart: "(Reuters)", "/PRNewswire/".
-_AGENCY_MARKS: Final = {"(": ")", "/": "/"}
 
 
 # Token kinds, as bits.
@@ -133,7 +111,7 @@ class Sentence(NamedTuple):
         """Reads as a sentence of prose, not a headline, a fragment or page furniture."""
         if len(self.terms) < _MIN_SENTENCE_TERMS:
             return False
-        if _is_furniture(self.text):
+        if is_furniture(self.text):
             return False
         if not ends_with_stop(self.text):
             # No sentence punctuation: a heading or a headline unless it is long, lower-case prose.
@@ -396,7 +374,7 @@ def analyse(title: str, body: str) -> Analysis:
         if pair not in _hash_cache:
             _remember_hash(pair)
     sketch = _sketch(all_keys)
-    title_flat = _flatten(_without_site_name(title), with_quotes=False)
+    title_flat = _flatten(without_site_name(title), with_quotes=False)
     for sentence in range(len(title_flat.texts)):
         begin, stop = title_flat.bounds[sentence], title_flat.bounds[sentence + 1]
         title_keys = title_flat.keys[begin:stop]
@@ -486,7 +464,7 @@ def sketch_similarity(left: Sequence[int], right: Sequence[int]) -> float:
 
 
 def _paragraph_sentences(paragraph: str) -> list[str]:
-    dateline = _DATELINE.match(paragraph)
+    dateline = DATELINE.match(paragraph)
     starts = [0] if dateline is None else [0, dateline.end()]
     bounds = [*starts, *sentence_ends(paragraph, starts[-1]), len(paragraph)]
     pieces = map(str.strip, map(paragraph.__getitem__, map(slice, bounds, bounds[1:])))
@@ -498,7 +476,7 @@ def _sentence_stops(text: str) -> list[int]:
     opening a paragraph, and where :func:`monitor.sentences.sentence_ends` says."""
     stops = offsets_after(text, "\n")
     for paragraph_start in [0, *stops]:
-        dateline = _DATELINE.match(text, paragraph_start)
+        dateline = DATELINE.match(text, paragraph_start)
         if dateline is not None:
             stops.append(dateline.end())
     stops.extend(sentence_ends(text))
@@ -577,24 +555,12 @@ def _furniture_positions(
         if stopped and index < last - 1:
             continue
         begin, end = bounds[index], bounds[index + 1]
-        if _is_furniture(texts[index]):
+        if is_furniture(texts[index]):
             positions.extend(range(begin, end))
         elif not stopped and begin < end and kinds[begin] & _ALL_CAPS and texts[index].endswith(_DASHES):
-            positions.extend(_dateline_extras(token_lists[index], kinds[begin:end], begin))
+            dated = [bool(kind & (_NUMBER | _CALENDAR)) for kind in kinds[begin:end]]
+            positions.extend(dateline_extras(token_lists[index], dated, begin))
     return positions
-
-
-def _dateline_extras(tokens: list[str], kinds: bytes, offset: int) -> Iterator[int]:
-    """The positions of a dateline's date (numbers, months) and agency ("(Reuters)", "/PRNewswire/")."""
-    closing: str | None = None  # what ends the agency being read, if one is
-    for position, (token, kind) in enumerate(zip(tokens, kinds, strict=True), offset):
-        opened_here = closing is None and token[:1] in _AGENCY_MARKS
-        if opened_here:
-            closing = _AGENCY_MARKS[token[0]]
-        if closing is not None or kind & (_NUMBER | _CALENDAR):
-            yield position
-        if closing is not None and token.endswith(closing) and not (opened_here and len(token) == 1):
-            closing = None
 
 
 def _without(positions: list[int], keys: list[str], kinds: bytes) -> tuple[list[str], bytes]:
@@ -604,30 +570,6 @@ def _without(positions: list[int], keys: list[str], kinds: bytes) -> tuple[list[
         keys[position] = ""
         blanked[position] = 0
     return keys, bytes(blanked)
-
-
-def _is_furniture(sentence: str) -> bool:
-    """Whether a sentence is page furniture (see ``FURNITURE_PATTERNS``)."""
-    lowered = sentence.lower()
-    # The keywords rule most sentences out faster than the patterns can.
-    if not any(keyword in lowered for keyword in FURNITURE_KEYWORDS):
-        return False
-    return _FURNITURE.search(lowered) is not None
-
-
-def _without_site_name(title: str) -> str:
-    """The title without a trailing site name ("... - BBC News", "... | Reuters"), which every
-    title of that site shares. After a dash, only a short run of capitalised words counts
-    as one ("... - witness" is the headline's own), and the headline must keep some words."""
-    found = _SITE_NAME.search(title)
-    if found is None:
-        return title
-    head, name = title[: found.start()], found.group(2).split()
-    if len(head.split()) < _MIN_HEADLINE_WORDS:
-        return title
-    if found.group(1) != "|" and not all(word[0].isupper() or word in _NAME_PARTICLES for word in name):
-        return title
-    return head
 
 
 def _sentence_ends(texts: list[str]) -> Iterator[bool]:
