@@ -74,6 +74,37 @@ def resolve_targets(config: Config, notifiers: Mapping[str, Notifier]) -> dict[s
     return targets
 
 
+def open_database(config: Config, *, upgrade: bool = True) -> tuple[Engine, sessionmaker[Session]]:
+    """The configured database and its sessions; an outdated SQLite schema is upgraded in
+    place (unless ``upgrade`` is false), any other is refused until `monitor db upgrade`."""
+    engine = db.create_db_engine(config.database)
+    if db.needs_upgrade(engine):
+        if not (upgrade and db.is_sqlite(config.database)):
+            raise StoreError("database: the schema is not up to date; run `monitor db upgrade` first")
+        db.upgrade(engine)
+    return engine, db.session_factory(engine)
+
+
+@dataclass
+class Records:
+    """The configuration and the database, as the commands that only read or tidy records
+    (``stories``, ``alerts``, ``sources``, ``replay``, ``db prune``) use them: no notifiers,
+    whose warnings about missing secrets concern delivery, and no pipeline."""
+
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Callable[[], datetime] = utcnow
+
+    @classmethod
+    def open(cls, config: Config, *, clock: Callable[[], datetime] = utcnow) -> Records:
+        engine, sessions = open_database(config)
+        return cls(config, engine, sessions, clock)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
 @dataclass
 class App:
     config: Config
@@ -92,12 +123,7 @@ class App:
 
     @classmethod
     def build(cls, config: Config, *, clock: Callable[[], datetime] = utcnow, upgrade: bool = True) -> App:
-        engine = db.create_db_engine(config.database)
-        if db.needs_upgrade(engine):
-            if not (upgrade and db.is_sqlite(config.database)):
-                raise StoreError("database: the schema is not up to date; run `monitor db upgrade` first")
-            db.upgrade(engine)
-        sessions = db.session_factory(engine)
+        engine, sessions = open_database(config, upgrade=upgrade)
         notifiers = build_notifiers(config)
         pipeline = Pipeline(sessions, config, targets=resolve_targets(config, notifiers), clock=clock)
         outbox = Outbox(sessions, config, notifiers, clock=clock, lease_seconds=config.lease)

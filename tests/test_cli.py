@@ -255,6 +255,25 @@ def test_check_accepts_the_shipped_config(tmp_path: Path, monkeypatch: pytest.Mo
     assert f"topic {CONTRACT_TOPIC}: → console, slack #ukraine-desk" in result.stdout
 
 
+def test_only_commands_that_deliver_warn_of_a_disabled_notifier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    copy_seeds(tmp_path / "seeds")
+    warning = "notifier 'slack' is disabled: its token is empty"
+
+    delivering = invoke("--config", str(SHIPPED_CONFIG), "once")
+    assert delivering.exit_code == 0, delivering.stderr
+    assert warning in delivering.stderr
+
+    for command in (["stories"], ["alerts"], ["sources"], ["replay", "--topic", CONTRACT_TOPIC]):
+        result = invoke("--config", str(SHIPPED_CONFIG), *command)
+        assert result.exit_code == 0, (command, result.stderr)
+        assert result.stdout, command
+        assert warning not in result.stderr, command
+
+
 def test_ingest_takes_files_and_folders_and_shares_the_drop_folders_ledger(
     tmp_path: Path, write_config: Callable[..., Path], seeds_dir: Path
 ) -> None:

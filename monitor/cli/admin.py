@@ -84,17 +84,17 @@ def _size(size: int) -> str:
 @handle_errors
 def db_prune(ctx: Context) -> None:
     """Apply the configured retention now (the daemon also does it every few hours)."""
-    app = ctx.app()
+    records = ctx.records()
     try:
-        if app.config.retention is None:
+        if records.config.retention is None:
             raise ConfigError("retention is not set in the config; nothing to prune")
-        report = prune(app.sessions, app.config.retention, app.clock())
+        report = prune(records.sessions, records.config.retention, records.clock())
         click.echo(
             f"pruned {report.bodies_pruned} article bodies, {report.revisions_deleted} revisions, "
             f"{report.stories_deleted} stories"
         )
     finally:
-        app.close()
+        records.close()
 
 
 @cli.command("test-notify")

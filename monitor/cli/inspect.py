@@ -33,9 +33,9 @@ def _iso(moment: datetime | None) -> str | None:
 @handle_errors
 def stories(ctx: Context, topic: str | None, as_json: bool, limit: int, with_articles: bool) -> None:
     """List stories with their articles, sources and roles."""
-    app = ctx.app()
+    records = ctx.records()
     try:
-        with app.sessions() as session:
+        with records.sessions() as session:
             rows = list(session.scalars(repo.stories_query(topic)))
             if limit:
                 rows = rows[-limit:]
@@ -85,7 +85,7 @@ def stories(ctx: Context, topic: str | None, as_json: bool, limit: int, with_art
                 for article, member in zip(story["articles"], articles.get(row.id, []), strict=True):
                     click.echo(_article_text(article, member))
     finally:
-        app.close()
+        records.close()
 
 
 #: A story's line names at most this many of its sources, then says how many more.
@@ -121,9 +121,9 @@ def alerts(ctx: click.Context, only_failed: bool, as_json: bool) -> None:
     """List alerts (pending, sent, failed); "alerts retry" re-queues failed ones."""
     if ctx.invoked_subcommand is not None:
         return
-    app = ctx.obj.app()
+    records = ctx.obj.records()
     try:
-        with app.sessions() as session:
+        with records.sessions() as session:
             statuses = [AlertStatus.FAILED] if only_failed else list(AlertStatus)
             rows = [row for status in statuses for row in repo.alerts_with_status(session, status)]
         rows.sort(key=lambda row: row.id)
@@ -147,7 +147,7 @@ def alerts(ctx: click.Context, only_failed: bool, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
-        now = app.clock()
+        now = records.clock()
         for item, row in zip(data, rows, strict=True):
             error = f" — {item['last_error']}" if item["last_error"] else ""
             click.echo(
@@ -156,7 +156,7 @@ def alerts(ctx: click.Context, only_failed: bool, as_json: bool) -> None:
                 f" · {_delivery_text(row, now)}{error}"
             )
     finally:
-        app.close()
+        records.close()
 
 
 def _delivery_text(row: AlertRow, now: datetime) -> str:
@@ -177,13 +177,13 @@ def _delivery_text(row: AlertRow, now: datetime) -> str:
 @handle_errors
 def alerts_retry(ctx: Context, alert_ids: tuple[int, ...]) -> None:
     """Re-queue failed alerts (all, or the given ids) after fixing their cause."""
-    app = ctx.app()
+    records = ctx.records()
     try:
-        with app.sessions.begin() as session:
-            count = repo.requeue_failed(session, app.clock(), list(alert_ids) or None)
+        with records.sessions.begin() as session:
+            count = repo.requeue_failed(session, records.clock(), list(alert_ids) or None)
         click.echo(f"{count} alert(s) re-queued")
     finally:
-        app.close()
+        records.close()
 
 
 @cli.command("sources")
@@ -192,13 +192,13 @@ def alerts_retry(ctx: Context, alert_ids: tuple[int, ...]) -> None:
 @handle_errors
 def sources_command(ctx: Context, as_json: bool) -> None:
     """List every source with its health: failures, last error, last success, next poll."""
-    app = ctx.app()
+    records = ctx.records()
     try:
-        with app.sessions() as session:
+        with records.sessions() as session:
             rows = {row.name: row for row in repo.all_sources(session)}
             failed_files = {row.id: len(repo.failed_files(session, row.id)) for row in rows.values()}
         data = []
-        for source in app.config.sources:
+        for source in records.config.sources:
             row = rows.get(source.name)
             data.append(
                 {
@@ -218,11 +218,11 @@ def sources_command(ctx: Context, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
-        for item, source in zip(data, app.config.sources, strict=True):
+        for item, source in zip(data, records.config.sources, strict=True):
             click.echo(f"{item['name']:<24} {item['kind']:<6} {item['status']:<8} {item['location']}")
             click.echo("    " + _health_text(rows.get(source.name), failed_files))
     finally:
-        app.close()
+        records.close()
 
 
 def _health_text(row: SourceRow | None, failed_files: dict[int, int]) -> str:
@@ -266,18 +266,18 @@ def _health(row: Any) -> str:
 @handle_errors
 def replay_command(ctx: Context, topic_name: str, since: str | None, as_json: bool) -> None:
     """Show the alerts the current config would have produced over stored articles; sends nothing."""
-    app = ctx.app()
+    records = ctx.records()
     try:
-        topic = next((t for t in app.config.topics if t.name == topic_name), None)
+        topic = next((t for t in records.config.topics if t.name == topic_name), None)
         if topic is None:
-            names = ", ".join(t.name for t in app.config.topics) or "none"
+            names = ", ".join(t.name for t in records.config.topics) or "none"
             raise ConfigError(f"no topic named {topic_name!r} (configured: {names})")
         try:
-            start = app.clock() - timedelta(seconds=parse_duration(since)) if since else None
+            start = records.clock() - timedelta(seconds=parse_duration(since)) if since else None
         except DurationError as exc:
             raise DurationError(f"--since: {exc}") from None
-        with app.sessions() as session:
-            alerts_found = list(replay(session, app.config, topic, start))
+        with records.sessions() as session:
+            alerts_found = list(replay(session, records.config, topic, start))
         if as_json:
             click.echo(json.dumps([_replayed(a) for a in alerts_found], indent=2, ensure_ascii=False))
             return
@@ -296,7 +296,7 @@ def replay_command(ctx: Context, topic_name: str, since: str | None, as_json: bo
             err=True,
         )
     finally:
-        app.close()
+        records.close()
 
 
 def _replayed(alert: ReplayedAlert) -> dict[str, Any]:

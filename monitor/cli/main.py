@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from monitor import __version__, defaults
-from monitor.app import App
+from monitor.app import App, Records
 from monitor.config import Config, load_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.logsetup import configure_logging
@@ -41,6 +41,9 @@ class Context:
 
     def app(self, config: Config | None = None) -> App:
         return App.build(config or self.load())
+
+    def records(self) -> Records:
+        return Records.open(self.load())
 
 
 def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
