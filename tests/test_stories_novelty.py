@@ -83,3 +83,53 @@ def test_a_higher_threshold_asks_for_more_novelty() -> None:
     sentences = analyse("", sentence).sentences
     assert novel_sentences(sentences, KNOWN, 0.3) == (sentence,)
     assert novel_sentences(sentences, KNOWN, 0.9) == ()
+
+
+QUOTATION = (
+    "Trump addressed reporters on Monday: “Ukraine better come to the table fast. "
+    "That’s all I’m telling you.”"
+)
+
+
+def test_a_quotation_over_two_sentences_is_given_whole_and_once() -> None:
+    text = f"{QUOTATION} He spoke at the White House before leaving for Florida."
+    assert novel(text) == (QUOTATION, "He spoke at the White House before leaving for Florida.")
+
+
+def test_a_new_sentence_inside_a_known_quotation_is_given_with_its_start() -> None:
+    # The story knows "They lasted six hours"; what the source said next is new.
+    text = '"They lasted six hours. Both delegations then left for their embassies," the source said.'
+    assert novel(text) == (text,)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a quotation left open at the paragraph's end (one that runs on into the next paragraph)
+        (
+            "Trump addressed reporters on Monday: “Ukraine better come to the table fast. Russia is ready "
+            "to sign the agreement in Abu Dhabi.\n“That’s all I’m telling you,” he added.",
+            (
+                "Trump addressed reporters on Monday: “Ukraine better come to the table fast.",
+                "Russia is ready to sign the agreement in Abu Dhabi.",
+            ),
+        ),
+        # a quotation of more than three sentences
+        (
+            "Trump told reporters: “Ukraine better come to the table fast. Russia is ready to sign in "
+            "Abu Dhabi. Europe must pay for the reconstruction of Kharkiv. Kushner will fly to Moscow "
+            "on Friday.”",
+            (
+                "Trump told reporters: “Ukraine better come to the table fast.",
+                "Russia is ready to sign in Abu Dhabi.",
+                "Europe must pay for the reconstruction of Kharkiv.",
+                "Kushner will fly to Moscow on Friday.”",
+            ),
+        ),
+    ],
+    ids=["left open at the paragraph's end", "longer than three sentences"],
+)
+def test_a_quotation_is_given_sentence_by_sentence_when_it_is_not_whole_in_three(
+    text: str, expected: tuple[str, ...]
+) -> None:
+    assert novel(text) == expected

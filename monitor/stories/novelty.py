@@ -18,6 +18,10 @@ A sentence is novel when all of these hold:
   known number and brings no new anchor is a paraphrase ("Russian media described the talks
   as 'very tense', lasting six hours" after "the talks were 'very tense' ... lasted six hours");
 * its new terms are not mostly those of a novel sentence before it in the same article.
+
+A novel sentence that is part of a quotation running over several sentences of its
+paragraph is given with the whole of it (``Sentence.with_quotation``), so an alert never
+quotes half of what someone said; the quotation's other sentences are not given again.
 """
 
 from __future__ import annotations
@@ -48,14 +52,18 @@ def novel_sentences(
     """The informative sentences, in article order, that the ``known`` terms do not cover."""
     found: list[str] = []
     already_new: set[str] = set()
+    quotation = ""  # the whole quotation the last novel sentence was part of, if any
     for sentence in sentences:
+        if quotation and sentence.text in quotation:
+            continue  # given already, with the rest of its quotation
         new_terms = sentence.terms.difference(known)
         if not new_terms or not _is_novel(sentence, new_terms, known, threshold) or not sentence.prose:
             continue
         if len(new_terms.intersection(already_new)) >= REPEAT_SHARE * len(new_terms):
             continue
         already_new.update(new_terms)
-        found.append(sentence.text)
+        quotation = sentence.with_quotation
+        found.append(quotation or sentence.text)
     return tuple(found)
 
 

@@ -74,6 +74,8 @@ _TITLE_CASE_SHARE: Final = 0.6
 # A line without sentence punctuation is still prose from this many content words on.
 _MIN_UNPUNCTUATED_PROSE_TERMS: Final = 12
 _SKETCH_SIZE: Final = 32
+# A quotation running on over at most this many more sentences is quoted whole.
+_MAX_QUOTATION_RUN: Final = 2
 _TOKEN_CACHE_LIMIT: Final = 300_000
 # Joins terms (which never hold a line break) into one string for pickling.
 _JOIN: Final = "\n"
@@ -105,6 +107,9 @@ class Sentence(NamedTuple):
     quoted: frozenset[str]  # terms inside quotation marks
     content_count: int  # content tokens, repeats included
     title_case: bool  # a headline-style line
+    # When a quotation runs over this and other sentences of its paragraph, all of them
+    # ("... a direct message: “Come fast. That’s all.”"), else "".
+    with_quotation: str = ""
 
     @property
     def prose(self) -> bool:
@@ -157,7 +162,7 @@ class _Flat:
     ``bounds[i]:bounds[i + 1]``; ``keys`` are term keys ("" for a stop word, so positions
     stay meaningful) and ``kinds`` their kind bits."""
 
-    __slots__ = ("bounds", "keys", "kinds", "quoted", "texts", "title_case")
+    __slots__ = ("bounds", "keys", "kinds", "quotations", "quoted", "texts", "title_case")
 
     def __init__(
         self,
@@ -167,6 +172,7 @@ class _Flat:
         bounds: list[int],
         quoted: dict[int, frozenset[str]],
         title_case: AbstractSet[int],
+        quotations: dict[int, str],
     ) -> None:
         self.texts = texts
         self.keys = keys
@@ -174,6 +180,7 @@ class _Flat:
         self.bounds = bounds
         self.quoted = quoted  # sentence index -> the keys it quotes (only non-empty ones)
         self.title_case = title_case  # indexes of the headline-style sentences
+        self.quotations = quotations  # sentence index -> Sentence.with_quotation, when not ""
 
     def capitalised(self, sentence: int) -> list[int]:
         """Positions, within the sentence, of its capitalised tokens."""
@@ -198,6 +205,7 @@ class Analysis:
         "_sentences",
         "_texts",
         "name_flags",
+        "quotations",
         "quoted",
         "sketch",
         "table",
@@ -214,6 +222,7 @@ class Analysis:
         table: SentenceTable,
         texts: list[str] | str,
         quoted: dict[int, frozenset[str]],
+        quotations: dict[int, str],
     ) -> None:
         self.terms = terms
         self.term_counts = term_counts
@@ -221,6 +230,7 @@ class Analysis:
         self.sketch = sketch  # bottom-k hashes of the body's term-pair shingles
         self.table = table
         self.quoted = quoted  # sentence index -> the keys it quotes (only non-empty ones)
+        self.quotations = quotations  # sentence index -> Sentence.with_quotation, when not ""
         self._texts = texts  # the body's sentences, or them joined (as pickled) until needed
         self._offsets: list[int] | None = None
         self._counts: dict[str, int] | None = None
@@ -269,6 +279,7 @@ class Analysis:
             self.quoted.get(index, _NO_TERMS),
             int(self.table.content[index]),
             bool(self.table.headline[index]),
+            self.quotations.get(index, ""),
         )
 
     def sentences_with_new_terms(self, known: AbstractSet[str]) -> Iterator[Sentence]:
@@ -285,6 +296,7 @@ class Analysis:
             tuple(column.tobytes() for column in self.table),
             texts,
             {index: _JOIN.join(keys) for index, keys in self.quoted.items()},
+            self.quotations,
         )
 
 
@@ -300,6 +312,7 @@ def _restore_analysis(
     table: tuple[bytes, ...],
     texts: str,
     quoted: dict[int, str],
+    quotations: dict[int, str],
 ) -> Analysis:
     hashes = array("q")
     hashes.frombytes(sketch)
@@ -316,6 +329,7 @@ def _restore_analysis(
         ),
         texts,
         {index: frozenset(joined.split(_JOIN)) for index, joined in quoted.items()},
+        quotations,
     )
 
 
@@ -401,6 +415,7 @@ def analyse(title: str, body: str) -> Analysis:
         _sentence_table(flat, name_positions, terms, figures),
         flat.texts,
         flat.quoted,
+        flat.quotations,
     )
     analysis._counts = counts
     analysis._names = frozenset(names)
@@ -511,15 +526,25 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
         if furniture:
             keys, kinds = _without(furniture, keys, kinds)
     quoted: dict[int, frozenset[str]] = {}
+    quotations: dict[int, str] = {}
     if with_quotes and ('"' in text or "“" in text or "”" in text):
         in_quote = False
+        opened: int | None = None  # the sentence whose quotation is still open
         for index, (start, piece) in enumerate(zip(starts, texts, strict=True)):
             if start == 0 or text[start - 1] == "\n":
                 in_quote = False  # a quotation left open ends with its paragraph
+                opened = None
             if in_quote or _QUOTE_MARK.search(piece):
                 quoted_keys, in_quote = _quoted_keys(piece, in_quote)
                 if quoted_keys:
                     quoted[index] = quoted_keys
+            if opened is not None and not in_quote:
+                if index - opened <= _MAX_QUOTATION_RUN:
+                    whole = text[starts[opened] : stops[index]].strip()
+                    quotations.update(dict.fromkeys(range(opened, index + 1), whole))
+                opened = None
+            elif in_quote and opened is None:
+                opened = index
     title_case = set()
     for index, stopped in enumerate(ends):
         if (stopped and not texts[index].isupper()) or texts[index].endswith(_DASHES):
@@ -534,7 +559,7 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
             title_case.add(index)
         elif sum(map(and_, kinds[begin:end], repeat(_CAPITALISED))) >= _TITLE_CASE_SHARE * content_count:
             title_case.add(index)
-    return _Flat(texts, keys, kinds, bounds, quoted, title_case)
+    return _Flat(texts, keys, kinds, bounds, quoted, title_case, quotations)
 
 
 def _furniture_positions(
