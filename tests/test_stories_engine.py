@@ -242,6 +242,14 @@ UNRELATED_PAIRS = {
         (RATES[0], "LONDON, Feb 18 (Reuters) - " + RATES[1]),
         (COURT[0], "LONDON, Feb 18 (Reuters) - " + COURT[1]),
     ),
+    "a time stamp for a title": (
+        ("Wednesday, February 18, 2026 | 11:11 AM", " ".join(RATES)),
+        ("Wednesday, February 18, 2026 | 11:11 AM", " ".join(COURT)),
+    ),
+    "a time stamp above the text": (
+        with_furniture(RATES, before="February 18, 2026 11:11 GMT"),
+        with_furniture(COURT, before="February 18, 2026 11:11 GMT"),
+    ),
     "a month, a weekday and dozens": (
         (
             "Protest outside parliament",

@@ -1,5 +1,5 @@
 """Recognise what an outlet sets around a story rather than in it: page furniture, a wire
-dateline's date and agency, and a site's name after a title.
+dateline's date and agency, a time stamp, and a site's name after a title.
 
 Every report an outlet publishes carries these, names and all ("Reporting by ...",
 "LONDON, Feb 18 (Reuters) -", "... - BBC News"); counted as story text they would join
@@ -10,10 +10,11 @@ The patterns themselves are data, in :mod:`monitor.stories.words`.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterator, Sequence
 from typing import Final
 
-from monitor.stories.words import FURNITURE_KEYWORDS, FURNITURE_PATTERNS
+from monitor.stories.words import CALENDAR_WORDS, FURNITURE_KEYWORDS, FURNITURE_PATTERNS, TIME_STAMP_WORDS
 
 #: A wire dateline opening a paragraph: a place in capitals, perhaps a region or date after a
 #: comma, perhaps the agency, then a dash ("GENEVA (AP) —", "KYIV, Ukraine, Feb 18 (Reuters) -",
@@ -31,6 +32,8 @@ _NAME_PARTICLES: Final = frozenset({"of", "the", "and", "de", "la", "el", "al", 
 _MIN_HEADLINE_WORDS: Final = 4
 #: How a dateline sets its agency apart: "(Reuters)", "/PRNewswire/".
 _AGENCY_MARKS: Final = {"(": ")", "/": "/"}
+#: What a time stamp's words may be wrapped in or separated by.
+_STAMP_PUNCTUATION: Final = string.punctuation + "–—•·"
 
 
 def is_furniture(sentence: str) -> bool:
@@ -40,6 +43,23 @@ def is_furniture(sentence: str) -> bool:
     if not any(keyword in lowered for keyword in FURNITURE_KEYWORDS):
         return False
     return _FURNITURE.search(lowered) is not None
+
+
+def is_time_stamp(line: str) -> bool:
+    """Whether a line is only a date or a time ("Thursday, December 11, 2008", "21 July 2013
+    Last updated at 11:11 GMT", "8/2/13 at 1:30 PM"): a page's or a feed's stamp where a
+    headline or a sentence would be. Its figures would weigh as names, and every item of
+    that day would share them."""
+    has_date = False
+    for token in line.split():
+        word = token.strip(_STAMP_PUNCTUATION).lower()
+        if not word or word in TIME_STAMP_WORDS:
+            continue
+        if word[0].isdigit() or word in CALENDAR_WORDS:
+            has_date = True
+        else:
+            return False
+    return has_date
 
 
 def dateline_extras(tokens: Sequence[str], dated: Sequence[bool], offset: int) -> Iterator[int]:

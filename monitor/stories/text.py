@@ -45,7 +45,13 @@ import numpy as np
 import Stemmer
 
 from monitor.sentences import ends_with_stop, offsets_after, sentence_ends
-from monitor.stories.furniture import DATELINE, dateline_extras, is_furniture, without_site_name
+from monitor.stories.furniture import (
+    DATELINE,
+    dateline_extras,
+    is_furniture,
+    is_time_stamp,
+    without_site_name,
+)
 from monitor.stories.words import CALENDAR_WORDS, HONORIFICS, NUMBER_WORDS, STOP_WORDS
 
 #: A title's words count this many times: the headline states what the article is about.
@@ -388,7 +394,8 @@ def analyse(title: str, body: str) -> Analysis:
         if pair not in _hash_cache:
             _remember_hash(pair)
     sketch = _sketch(all_keys)
-    title_flat = _flatten(without_site_name(title), with_quotes=False)
+    headline = without_site_name(title)
+    title_flat = _flatten("" if is_time_stamp(headline) else headline, with_quotes=False)
     for sentence in range(len(title_flat.texts)):
         begin, stop = title_flat.bounds[sentence], title_flat.bounds[sentence + 1]
         title_keys = title_flat.keys[begin:stop]
@@ -580,7 +587,7 @@ def _furniture_positions(
         if stopped and index < last - 1:
             continue
         begin, end = bounds[index], bounds[index + 1]
-        if is_furniture(texts[index]):
+        if is_furniture(texts[index]) or is_time_stamp(texts[index]):
             positions.extend(range(begin, end))
         elif not stopped and begin < end and kinds[begin] & _ALL_CAPS and texts[index].endswith(_DASHES):
             dated = [bool(kind & (_NUMBER | _CALENDAR)) for kind in kinds[begin:end]]

@@ -496,6 +496,49 @@ FURNITURE_PATTERNS = (
     r"^\(?(?:additional )?(?:reporting|editing|writing|compiled|research) by\b",
 )
 
+#: Words a time stamp holds besides dates and times ("21 July 2013 Last updated at 11:11 GMT",
+#: "9:53 AM, MON 22 JUL 2013", "Sunday, March 17, 2013 | 5:00 PM"), as written, in lower case.
+TIME_STAMP_WORDS = frozenset(
+    [
+        "mon",
+        "tue",
+        "tues",
+        "wed",
+        "thu",
+        "thur",
+        "thurs",
+        "fri",
+        "sat",
+        "sun",
+        "am",
+        "pm",
+        "a.m",
+        "p.m",
+        "gmt",
+        "utc",
+        "bst",
+        "cet",
+        "cest",
+        "est",
+        "edt",
+        "et",
+        "cst",
+        "cdt",
+        "pst",
+        "pdt",
+        "ist",
+        "aest",
+        "jst",
+        "updated",
+        "last",
+        "published",
+        "posted",
+        "at",
+        "on",
+        "of",
+    ]
+)
+
 # Every match of a furniture pattern contains one of these: a text without any is no
 # furniture, which a few substring tests tell faster than the patterns can.
 FURNITURE_KEYWORDS = (
