@@ -250,6 +250,22 @@ UNRELATED_PAIRS = {
         with_furniture(RATES, before="February 18, 2026 11:11 GMT"),
         with_furniture(COURT, before="February 18, 2026 11:11 GMT"),
     ),
+    "an agency's picture credit": (
+        with_furniture(RATES, after="(Reuters/Gleb Garanich)"),
+        with_furniture(COURT, after="(Reuters/Gleb Garanich)"),
+    ),
+    "a call to follow the outlet, with its handle": (
+        with_furniture(RATES, after="Follow @KyivIndependent on X for the latest updates."),
+        with_furniture(COURT, after="Follow @KyivIndependent on X for the latest updates."),
+    ),
+    "a link to the outlet's coverage": (
+        with_furniture(RATES, after="Follow AP's coverage at https://apnews.com/hub/russia-ukraine"),
+        with_furniture(COURT, after="Follow AP's coverage at https://apnews.com/hub/russia-ukraine"),
+    ),
+    "a source line": (
+        with_furniture(RATES, after="Source: Reuters"),
+        with_furniture(COURT, after="Source: Reuters"),
+    ),
     "a month, a weekday and dozens": (
         (
             "Protest outside parliament",

@@ -689,6 +689,8 @@ def term_of(word: str) -> str:
 
 def _classify(raw: str) -> tuple[str, int]:
     """The term key ("" for a stop word or noise) and kind bits of one token as written."""
+    if "://" in raw or raw.startswith(("www.", "@")):
+        return "", 0  # a link or a handle: the outlet's own, shared by every report it sends
     token = raw.strip(_EDGE_PUNCTUATION)
     if not token:
         return "", 0

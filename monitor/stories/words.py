@@ -471,6 +471,10 @@ FURNITURE_PATTERNS = (
     r"©",
     r"\bcopyright (?:\(c\) )?\d{4}\b",
     r"\bfollow us (?:on|at)\b",
+    # "Follow @KyivIndependent on X", "Follow AP's coverage of the war at https://...".
+    r"^follow @\w",
+    r"^follow (?!up\b)[^.!?]{0,80}\b(?:on|at|via) (?:x|twitter|facebook|instagram|telegram|threads|bluesky|"
+    r"linkedin|youtube|tiktok|whatsapp|https?://)",
     r"\bshare this (?:article|story|page|post)\b",
     r"^share (?:on|via)\b",
     r"^listen to this (?:article|story)\b",
@@ -488,6 +492,11 @@ FURNITURE_PATTERNS = (
     # Images", "Last updated at 11:11 GMT".
     r"^by [^.;:!?]{3,80}$",
     r"^\(?(?:image|photo|photograph|picture)s?(?::| copyright\b| caption\b| credit\b| by\b)[^.!?]*$",
+    r"^\(?(?:[\w.&'-]+ ){1,2}(?:image|photo|picture)s?(?:/|: )[^.!?]*$",
+    # An agency's picture credit: "(Reuters/Gleb Garanich)", "(AFP via Getty Images)".
+    r"^\([\w .&'-]{1,40}(?:/| via )[\w .,&'-]{1,60}\)$",
+    # Where a report or a chart comes from: "Source: Reuters", "Sources: IMF, World Bank".
+    r"^sources?: [^.!?]*$",
     r"^(?:last )?(?:updated|published|posted)(?: on| at)?:? "
     r"(?:\d|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[^.!?]*$",
     r"\bcontributed to this report\b",
@@ -555,7 +564,7 @@ FURNITURE_KEYWORDS = (
     "all rights reserved",
     "©",
     "copyright",
-    "follow us",
+    "follow",
     "share this",
     "share on",
     "share via",
@@ -573,6 +582,9 @@ FURNITURE_KEYWORDS = (
     "correct",
     "by ",
     "image",
+    "/",
+    " via ",
+    "source",
     "photo",
     "picture",
     "updated",
