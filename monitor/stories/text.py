@@ -577,22 +577,29 @@ def _furniture_positions(
     date and agency ("LONDON, Feb 18 (Reuters) -" keeps only its place). An outlet's
     furniture would otherwise be shared, names and all, by every report it publishes.
 
-    Furniture is looked for where it stands, in lines without sentence punctuation and in
-    the last two sentences: trying every sentence of every article would cost a tenth of its
-    analysis.
+    Furniture is looked for where it stands: in lines without sentence punctuation, and in
+    the block that closes a body, its last two sentences and each one before them that
+    furniture follows (a wire service's three-sentence footer). Trying every sentence of
+    every article would cost a tenth of its analysis.
     """
+    closing = max(len(texts) - 2, 0)  # where the closing block starts
+    while closing > 0 and _is_furniture_line(texts[closing]) and _is_furniture_line(texts[closing - 1]):
+        closing -= 1
     positions: list[int] = []
-    last = len(texts) - 1
     for index, stopped in enumerate(ends):
-        if stopped and index < last - 1:
+        if stopped and index < closing:
             continue
         begin, end = bounds[index], bounds[index + 1]
-        if is_furniture(texts[index]) or is_time_stamp(texts[index]):
+        if _is_furniture_line(texts[index]):
             positions.extend(range(begin, end))
         elif not stopped and begin < end and kinds[begin] & _ALL_CAPS and texts[index].endswith(_DASHES):
             dated = [bool(kind & (_NUMBER | _CALENDAR)) for kind in kinds[begin:end]]
             positions.extend(dateline_extras(token_lists[index], dated, begin))
     return positions
+
+
+def _is_furniture_line(text: str) -> bool:
+    return is_furniture(text) or is_time_stamp(text)
 
 
 def _without(positions: list[int], keys: list[str], kinds: bytes) -> tuple[list[str], bytes]:
@@ -689,8 +696,8 @@ def term_of(word: str) -> str:
 
 def _classify(raw: str) -> tuple[str, int]:
     """The term key ("" for a stop word or noise) and kind bits of one token as written."""
-    if "://" in raw or raw.startswith(("www.", "@")):
-        return "", 0  # a link or a handle: the outlet's own, shared by every report it sends
+    if "://" in raw or "@" in raw or raw.startswith("www."):
+        return "", 0  # a link, an address or a handle: often the outlet's own, on every report
     token = raw.strip(_EDGE_PUNCTUATION)
     if not token:
         return "", 0
