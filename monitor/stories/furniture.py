@@ -18,9 +18,10 @@ from monitor.stories.words import CALENDAR_WORDS, FURNITURE_KEYWORDS, FURNITURE_
 
 #: A wire dateline opening a paragraph: a place in capitals, perhaps a region or date after a
 #: comma, perhaps the agency, then a dash ("GENEVA (AP) —", "KYIV, Ukraine, Feb 18 (Reuters) -",
-#: "NEW YORK /PRNewswire/ --"). It is a sentence of its own, so the word after it starts one.
+#: "NEW YORK /PRNewswire/ --", "MOSCOW/KYIV, Feb 18 (Reuters) -"). It is a sentence of its own,
+#: so the word after it starts one.
 DATELINE: Final = re.compile(
-    r"[ \t\u00a0]*[A-Z][A-Z'’.]*(?: [A-Z][A-Z'’.]*)*[A-Z'’.]{2}(?:,[^,()/\n—–]{1,25}){0,2}"
+    r"[ \t\u00a0]*[A-Z][A-Z'’.]*(?:[ /][A-Z][A-Z'’.]*)*[A-Z'’.]{2}(?:,[^,()/\n—–]{1,25}){0,2}"
     r"(?: ?\([^()\n]{1,30}\)| ?/[^/\n]{1,30}/)?[ \u00a0]+(?:—|–|--|-)(?=\s)"
 )
 _FURNITURE: Final = re.compile("|".join(FURNITURE_PATTERNS))

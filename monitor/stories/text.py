@@ -65,6 +65,8 @@ _QUOTE_MARK = re.compile(r"([\"“”])")
 #: The em dash, en dash and hyphen: they end a dateline, and join words without being part
 #: of either ("Washington-led", "talks—and").
 _DASHES: Final = ("—", "–", "-")
+#: A link, an e-mail address or a handle, blanked before words are split (see _spaced).
+_LINK = re.compile(r"\S*://\S*|\bwww\.\S+|\S*@\S+")
 
 
 # Token kinds, as bits.
@@ -522,8 +524,8 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
     starts = list(compress(starts, kept))
     stops = list(compress(stops, kept))
     # Splitting on whitespace is several times faster than a token regular expression; a
-    # hyphen or a dash becomes a space, which keeps every offset.
-    spaced = _dashes_spaced(text)
+    # hyphen, a dash or a link becomes spaces, which keeps every offset.
+    spaced = _spaced(text)
     token_lists = list(map(str.split, map(spaced.__getitem__, map(slice, starts, stops))))
     bounds = [0, *accumulate(map(len, token_lists))]
     keys, kinds = _classified_tokens(list(chain.from_iterable(token_lists)))
@@ -654,16 +656,24 @@ def _classified_tokens(tokens: list[str]) -> tuple[list[str], bytes]:
 
 def _classified(text: str) -> list[str]:
     """The term keys of a piece of text."""
-    return _classified_tokens(_dashes_spaced(text).split())[0]
+    return _classified_tokens(_spaced(text).split())[0]
 
 
-def _dashes_spaced(text: str) -> str:
-    """The text with hyphens and dashes as spaces: "Washington-led" is two words, and so is
-    "talks—and", as dashes are set without spaces in American style."""
+def _spaced(text: str) -> str:
+    """The text with links, addresses and handles blanked, and hyphens and dashes as spaces,
+    every offset kept: "Washington-led" is two words, and so is "talks—and" (American style
+    sets dashes without spaces). A link or a handle is often the outlet's own, on every report
+    it sends; as a term it would be a rare name they all share."""
+    if "://" in text or "www." in text or "@" in text:
+        text = _LINK.sub(_blank, text)
     for dash in _DASHES:
         if dash in text:
             text = text.replace(dash, " ")
     return text
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match[0])
 
 
 def _remember(token: str) -> tuple[str, int]:
@@ -696,8 +706,6 @@ def term_of(word: str) -> str:
 
 def _classify(raw: str) -> tuple[str, int]:
     """The term key ("" for a stop word or noise) and kind bits of one token as written."""
-    if "://" in raw or "@" in raw or raw.startswith("www."):
-        return "", 0  # a link, an address or a handle: often the outlet's own, on every report
     token = raw.strip(_EDGE_PUNCTUATION)
     if not token:
         return "", 0
