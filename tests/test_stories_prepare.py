@@ -228,7 +228,7 @@ def test_analyses_from_another_process_share_one_string_per_term() -> None:
     texts = [parse_seed((SEEDS / seed).read_bytes(), mtime=DAY) for seed in (SEED_FIRST, SEED_UPDATE)]
     first, second = (pickle.loads(pickle.dumps(analyse(text.title, text.body))) for text in texts)
     shared = set(first.terms) & set(second.terms)
-    assert {"geneva", "zelenskyy"} <= shared
+    assert {"geneva", "zelenski"} <= shared
     by_term = {term: term for term in first.terms}
     assert all(by_term[term] is term for term in second.terms if term in shared)
 

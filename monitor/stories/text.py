@@ -82,6 +82,8 @@ _TITLE_CASE_SHARE: Final = 0.6
 # A line without sentence punctuation is still prose from this many content words on.
 _MIN_UNPUNCTUATED_PROSE_TERMS: Final = 12
 _SKETCH_SIZE: Final = 32
+# Stem endings folded into "i" (see folded()).
+_VARIANT_ENDINGS: Final = ("yy", "iy", "ii")
 # A quotation running on over at most this many more sentences is quoted whole.
 _MAX_QUOTATION_RUN: Final = 2
 _TOKEN_CACHE_LIMIT: Final = 300_000
@@ -699,6 +701,16 @@ def _remember_hash(term: str) -> None:
     _hash_cache[term] = _term_hash(term)
 
 
+def folded(stem: str) -> str:
+    """A Snowball stem with the endings that transliterations of one name vary in folded into
+    one ("zelenskyy", "zelenskiy", "zelenskii" and Snowball's "zelenski" from "Zelensky";
+    "dmitriy" and "dmitri"): outlets spell such names their own way, and as different terms
+    one report's name would be another's new one."""
+    if len(stem) > 4 and stem.endswith(_VARIANT_ENDINGS):
+        return stem[:-2] + "i"
+    return stem
+
+
 def term_of(word: str) -> str:
     """The term a single word as written becomes ("" for a stop word or noise)."""
     return _classify(word)[0]
@@ -731,7 +743,7 @@ def _classify(raw: str) -> tuple[str, int]:
         return lower, _NUMBER
     if lower in CALENDAR_WORDS:
         return lower, _CALENDAR
-    return _stemmer.stemWord(lower), kind
+    return folded(_stemmer.stemWord(lower)), kind
 
 
 def _quoted_keys(text: str, in_quote: bool) -> tuple[frozenset[str], bool]:
