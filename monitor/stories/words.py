@@ -337,6 +337,10 @@ NUMBER_WORDS = frozenset(
     ]
 )
 
+# Days named relative to the report's own: plain words, never a name, and no date a fact hangs
+# on ("Yesterday's session ran six hours" repeats a known fact, it brings no new date).
+RELATIVE_DAYS = frozenset(["today", "yesterday", "tomorrow", "tonight"])
+
 # Capitalised, but no name: every story has a weekday, so these must not weigh like names.
 CALENDAR_WORDS = frozenset(
     [
@@ -371,9 +375,6 @@ CALENDAR_WORDS = frozenset(
         "oct",
         "nov",
         "dec",
-        "today",
-        "yesterday",
-        "tomorrow",
     ]
 )
 
@@ -558,6 +559,8 @@ TIME_STAMP_WORDS = frozenset(
         "at",
         "on",
         "of",
+        "today",
+        "yesterday",
     ]
 )
 
