@@ -24,7 +24,9 @@ DATELINE: Final = re.compile(
     r"[ \t\u00a0]*[A-Z][A-Z'’.]*(?:[ /][A-Z][A-Z'’.]*)*[A-Z'’.]{2}(?:,[^,()/\n—–]{1,25}){0,2}"
     r"(?: ?\([^()\n]{1,30}\)| ?/[^/\n]{1,30}/)?[ \u00a0]+(?:—|–|--|-)(?=\s)"
 )
-_FURNITURE: Final = re.compile("|".join(FURNITURE_PATTERNS))
+# The patterns anchored at a line's start are tried there only, the others everywhere.
+_AT_START: Final = re.compile("|".join(pattern[1:] for pattern in FURNITURE_PATTERNS if pattern[0] == "^"))
+_ANYWHERE: Final = re.compile("|".join(pattern for pattern in FURNITURE_PATTERNS if pattern[0] != "^"))
 #: A title's last segment after a separator, short enough to be a site's name.
 _SITE_NAME: Final = re.compile(r"\s+(\||-|–|—)\s+((?:\S+\s+){0,3}\S+)\s*$")
 #: Lower-case words a site's name may hold ("Voice of America", "Times of India").
@@ -43,7 +45,7 @@ def is_furniture(sentence: str) -> bool:
     # The keywords rule most sentences out faster than the patterns can.
     if not any(keyword in lowered for keyword in FURNITURE_KEYWORDS):
         return False
-    return _FURNITURE.search(lowered) is not None
+    return _AT_START.match(lowered) is not None or _ANYWHERE.search(lowered) is not None
 
 
 def is_time_stamp(line: str) -> bool:

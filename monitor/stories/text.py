@@ -586,15 +586,21 @@ def _furniture_positions(
     furniture follows (a wire service's three-sentence footer). Trying every sentence of
     every article would cost a tenth of its analysis.
     """
-    closing = max(len(texts) - 2, 0)  # where the closing block starts
-    while closing > 0 and _is_furniture_line(texts[closing]) and _is_furniture_line(texts[closing - 1]):
-        closing -= 1
+    # The closing block, looked at from the end: what each sentence in it is.
+    closing: dict[int, bool] = {}
+    index = len(texts) - 1
+    while index >= 0 and (index >= len(texts) - 2 or closing[index + 1]):
+        closing[index] = _is_furniture_line(texts[index])
+        index -= 1
     positions: list[int] = []
     for index, stopped in enumerate(ends):
-        if stopped and index < closing:
-            continue
+        furniture = closing.get(index)
+        if furniture is None:
+            if stopped:
+                continue
+            furniture = _is_furniture_line(texts[index])
         begin, end = bounds[index], bounds[index + 1]
-        if _is_furniture_line(texts[index]):
+        if furniture:
             positions.extend(range(begin, end))
         elif not stopped and begin < end and kinds[begin] & _ALL_CAPS and texts[index].endswith(_DASHES):
             dated = [bool(kind & (_NUMBER | _CALENDAR)) for kind in kinds[begin:end]]
