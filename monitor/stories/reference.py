@@ -10,7 +10,8 @@ subtitles, news, books and the web). A common word starts out common; a name, or
 general English rarely uses, starts out rare; and as the stream grows, its own counts take over.
 
 Terms are keyed as the text analysis makes them: Snowball stems (folded as
-:func:`monitor.stories.text.folded` folds them), so a stem's frequency is the
+:func:`monitor.stories.text.folded` folds them, of places respelled as ``RESPELLED_PLACES``
+respells them), so a stem's frequency is the
 sum of its spellings' (``arrest``: "arrest", "arrested", "arrests", ...), except the number and
 calendar words the analysis keeps as written ("dozens", "january"), which are looked up as
 written too; under their stems ("dozen", "januari") they would be missed, and weigh as a name
@@ -43,7 +44,7 @@ from typing import Final
 import Stemmer
 
 from monitor.stories.text import folded
-from monitor.stories.words import CALENDAR_WORDS, NUMBER_WORDS
+from monitor.stories.words import CALENDAR_WORDS, NUMBER_WORDS, RESPELLED_PLACES
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ MIN_WORD_FREQUENCY: Final = 1e-7
 _WORDLIST: Final = "large"
 _LANGUAGE: Final = "en"
 #: Bumped whenever the way the table is built changes, so an older cache is not read.
-_TABLE_FORMAT: Final = 3
+_TABLE_FORMAT: Final = 4
 #: Words the text analysis keeps unstemmed, keyed here as written.
 _UNSTEMMED: Final = NUMBER_WORDS | CALENDAR_WORDS
 
@@ -99,6 +100,7 @@ def build_table() -> dict[str, float]:
         kept = [word for word in bucket_words if word.isalnum()]
         words += kept
         frequencies += [10.0 ** (-bucket / 100)] * len(kept)
+    words = [RESPELLED_PLACES.get(word, word) for word in words]
     stems = map(folded, Stemmer.Stemmer("english").stemWords(words))
     table: dict[str, float] = {}
     for word, stem, frequency in zip(words, stems, frequencies, strict=True):

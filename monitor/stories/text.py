@@ -52,7 +52,14 @@ from monitor.stories.furniture import (
     is_time_stamp,
     without_site_name,
 )
-from monitor.stories.words import CALENDAR_WORDS, HONORIFICS, NUMBER_WORDS, RELATIVE_DAYS, STOP_WORDS
+from monitor.stories.words import (
+    CALENDAR_WORDS,
+    HONORIFICS,
+    NUMBER_WORDS,
+    RELATIVE_DAYS,
+    RESPELLED_PLACES,
+    STOP_WORDS,
+)
 
 #: A title's words count this many times: the headline states what the article is about.
 TITLE_REPEAT: Final = 2
@@ -749,6 +756,7 @@ def _classify(raw: str) -> tuple[str, int]:
         return lower, _NUMBER
     if lower in CALENDAR_WORDS:
         return lower, _CALENDAR
+    lower = RESPELLED_PLACES.get(lower, lower)
     if lower in RELATIVE_DAYS:
         return lower, 0
     return folded(_stemmer.stemWord(lower)), kind

@@ -337,6 +337,25 @@ NUMBER_WORDS = frozenset(
     ]
 )
 
+# Places whose English spelling changed, the old spelling first: outlets still differ
+# ("Kiev" in one report, "Kyiv" in the next), and as two terms the same city would pass for
+# a new name in every report that spells it the other way.
+RESPELLED_PLACES = {
+    "kiev": "kyiv",
+    "kharkov": "kharkiv",
+    "odessa": "odesa",
+    "lvov": "lviv",
+    "lugansk": "luhansk",
+    "nikolaev": "mykolaiv",
+    "nikolayev": "mykolaiv",
+    "zaporozhye": "zaporizhzhia",
+    "zaporizhia": "zaporizhzhia",
+    "dnepropetrovsk": "dnipropetrovsk",
+    "dnepr": "dnipro",
+    "chernigov": "chernihiv",
+    "rovno": "rivne",
+}
+
 # Days named relative to the report's own: plain words, never a name, and no date a fact hangs
 # on ("Yesterday's session ran six hours" repeats a known fact, it brings no new date).
 RELATIVE_DAYS = frozenset(["today", "yesterday", "tomorrow", "tonight"])
