@@ -10,8 +10,9 @@ A sentence is novel when all of these hold:
   ("Read more", related headlines), see :func:`monitor.stories.text.analyse`;
 * the weighted share of its terms the story never had reaches the novelty threshold, names,
   numbers and dates weighing twice as much as other words; a sentence with a figure (digits)
-  the story never had and :data:`MIN_NEW_WORDS` new words needs only half of it, since new
-  figures are often told in the story's own words ("agreed to exchange 300 prisoners");
+  the story never had and :data:`MIN_NEW_WORDS` new words, or another new name or date,
+  needs only half of it, since new figures are often told in the story's own words ("agreed
+  to exchange 300 prisoners", "agreed to meet again in Istanbul on March 3");
 * it brings a new anchor (a name, number or date the story never had, or a quotation whose
   words are mostly new) or at least :data:`MIN_NEW_WORDS` new words;
 * it does not merely restate a known fact: a sentence that repeats a known quotation or a
@@ -96,7 +97,9 @@ def novel_sentences_in(analysis: Analysis, known: AbstractSet[str], threshold: f
     fresh = new_count + extra * new_anchors
     plain_new = new_count - new_anchors
     enough = (fresh >= threshold * total) | (
-        (new_figures > 0) & (plain_new >= MIN_NEW_WORDS) & (fresh >= FIGURE_SHARE * threshold * total)
+        (new_figures > 0)
+        & ((plain_new >= MIN_NEW_WORDS) | (new_anchors >= 2))
+        & (fresh >= FIGURE_SHARE * threshold * total)
     )
     candidates = np.flatnonzero((new_count > 0) & table.prose & enough).tolist()
     return novel_sentences(map(analysis.sentence, candidates), known, threshold)
@@ -111,10 +114,16 @@ def _is_novel(
     fresh = len(new_terms) + extra * len(sentence.names.intersection(new_terms))
     plain_new = len(new_terms.difference(sentence.names))
     if fresh < threshold * total:
-        # Mostly known words, but a figure the story never had, stated with new words, is
-        # news told in the story's vocabulary ("agreed to exchange 300 prisoners").
+        # Mostly known words, but a figure the story never had, stated with new words or with
+        # another new name or date, is news told in the story's vocabulary ("agreed to
+        # exchange 300 prisoners", "agreed to meet again in Istanbul on March 3").
         new_figure = any(term[0].isdigit() for term in new_terms)
-        return new_figure and plain_new >= MIN_NEW_WORDS and fresh >= FIGURE_SHARE * threshold * total
+        new_anchors = len(sentence.names.intersection(new_terms))
+        return (
+            new_figure
+            and (plain_new >= MIN_NEW_WORDS or new_anchors >= 2)
+            and fresh >= FIGURE_SHARE * threshold * total
+        )
     quote_is_new = False
     quote_is_known = False
     if len(sentence.quoted) >= 2:
