@@ -91,6 +91,14 @@ MAX_TRACKED_TERMS: Final = 400_000
 WINDOW_DECAY: Final = 0.25
 #: Titles shorter than this are placeholders, replaced by the first proper one.
 MIN_TITLE_WORDS: Final = 3
+#: An article of at least ROUNDUP_MIN_SENTENCES sentences that puts less than this share of
+#: its (squared, unit) weight on its story's terms is mostly about other things: a news
+#: roundup or a briefing giving the story one paragraph among many. It joins the story by
+#: that paragraph, but only that part of it enters the centroid, or the story would draw in
+#: reports of every other item it lists; and only its sentences that name something of the
+#: story can be news of it.
+ROUNDUP_SHARE: Final = 0.25
+ROUNDUP_MIN_SENTENCES: Final = 3
 
 
 @dataclass(frozen=True)
@@ -118,13 +126,14 @@ class Assignment:
 
 
 class _Vector:
-    """A unit TF-IDF vector as parallel sequences, strongest term first."""
+    """A TF-IDF vector as parallel sequences, strongest term first: a unit one, or a part of one."""
 
-    __slots__ = ("_mapping", "terms", "weights")
+    __slots__ = ("_mapping", "norm_squared", "terms", "weights")
 
-    def __init__(self, terms: Sequence[str], weights: Sequence[float]) -> None:
+    def __init__(self, terms: Sequence[str], weights: Sequence[float], norm_squared: float = 1.0) -> None:
         self.terms = terms
         self.weights = weights
+        self.norm_squared = norm_squared
         self._mapping: dict[str, float] | None = None
 
     def mapping(self) -> dict[str, float]:
@@ -220,7 +229,9 @@ class StoryEngine:
         elif story is None or similarity < self._settings.join_threshold:
             return Assignment(None, Role.FIRST, similarity=similarity)
         known = story.known_terms()
-        novel = novel_sentences_in(analysis, known, self._settings.novelty_threshold)
+        roundup_part = None if duplicate_of is not None else _roundup_part(analysis, vector, story)
+        about = None if roundup_part is None else frozenset(roundup_part.terms)
+        novel = novel_sentences_in(analysis, known, self._settings.novelty_threshold, about)
         if novel:
             role = Role.UPDATE
         elif duplicate_of is not None:
@@ -281,7 +292,8 @@ class StoryEngine:
         story.learn(analysis.terms)
         if role is not Role.DUPLICATE:
             # A copy must not pull the centroid towards itself.
-            self._add_to_centroid(story, vector)
+            roundup_part = None if is_new_story else _roundup_part(analysis, vector, story)
+            self._add_to_centroid(story, vector if roundup_part is None else roundup_part)
         if not revision:
             story.article_ids.append(doc.article_id)
         if dated and not story.dated:
@@ -387,13 +399,13 @@ class StoryEngine:
         self._terms.add(story.story_id, vector.terms[:INDEXED_TERMS])
         if story.centroid is None:
             if story.lone is None:
-                story.lone, story.norm_squared = vector, 1.0
+                story.lone, story.norm_squared = vector, vector.norm_squared
                 return
             story.centroid = dict(zip(story.lone.terms, story.lone.weights, strict=True))
             story.lone = None
         centroid = story.centroid
         old = list(map(centroid.get, vector.terms, repeat(0.0)))
-        story.norm_squared += 2.0 * sum(map(mul, old, vector.weights)) + 1.0
+        story.norm_squared += 2.0 * sum(map(mul, old, vector.weights)) + vector.norm_squared
         centroid.update(zip(vector.terms, map(add, old, vector.weights), strict=True))
         if len(centroid) > MAX_STORY_TERMS:
             strongest = heapq.nlargest(MAX_STORY_TERMS // 2, centroid.items(), key=lambda item: item[1])
@@ -460,6 +472,24 @@ class StoryEngine:
         entry = self._articles.pop(article_id, None)
         if entry is not None:
             self._sketch_index.remove(article_id, entry[0])
+
+
+def _roundup_part(analysis: Analysis, vector: _Vector, story: _Story) -> _Vector | None:
+    """The part of the article's vector about the story, when the article is mostly about
+    other things (see :data:`ROUNDUP_SHARE`); None for an article about the story."""
+    if int(analysis.table.prose.sum()) < ROUNDUP_MIN_SENTENCES:
+        return None
+    story_terms = story.centroid if story.centroid is not None else story.lone.mapping() if story.lone else {}
+    shared = [
+        (term, weight)
+        for term, weight in zip(vector.terms, vector.weights, strict=True)
+        if term in story_terms
+    ]
+    share = sum(weight * weight for _term, weight in shared)
+    if share >= ROUNDUP_SHARE:
+        return None
+    terms = tuple(term for term, _weight in shared)
+    return _Vector(terms, array("d", [weight for _term, weight in shared]), share)
 
 
 def _pruned(doc_freq: dict[str, int]) -> dict[str, int]:

@@ -48,15 +48,21 @@ REPEAT_SHARE: Final = 0.7
 
 
 def novel_sentences(
-    sentences: Iterable[Sentence], known: AbstractSet[str], threshold: float
+    sentences: Iterable[Sentence],
+    known: AbstractSet[str],
+    threshold: float,
+    about: AbstractSet[str] | None = None,
 ) -> tuple[str, ...]:
-    """The informative sentences, in article order, that the ``known`` terms do not cover."""
+    """The informative sentences, in article order, that the ``known`` terms do not cover;
+    with ``about``, only those using one of these terms (the part of a roundup about the story)."""
     found: list[str] = []
     already_new: set[str] = set()
     quotation = ""  # the whole quotation the last novel sentence was part of, if any
     for sentence in sentences:
         if quotation and sentence.text in quotation:
             continue  # given already, with the rest of its quotation
+        if about is not None and sentence.terms.isdisjoint(about):
+            continue
         new_terms = sentence.terms.difference(known)
         if not new_terms or not _is_novel(sentence, new_terms, known, threshold) or not sentence.prose:
             continue
@@ -68,7 +74,9 @@ def novel_sentences(
     return tuple(found)
 
 
-def novel_sentences_in(analysis: Analysis, known: AbstractSet[str], threshold: float) -> tuple[str, ...]:
+def novel_sentences_in(
+    analysis: Analysis, known: AbstractSet[str], threshold: float, about: AbstractSet[str] | None = None
+) -> tuple[str, ...]:
     """:func:`novel_sentences` of an analysed article's body.
 
     The tests that do not depend on earlier sentences (something new at all, prose, and the
@@ -102,7 +110,7 @@ def novel_sentences_in(analysis: Analysis, known: AbstractSet[str], threshold: f
         & (fresh >= FIGURE_SHARE * threshold * total)
     )
     candidates = np.flatnonzero((new_count > 0) & table.prose & enough).tolist()
-    return novel_sentences(map(analysis.sentence, candidates), known, threshold)
+    return novel_sentences(map(analysis.sentence, candidates), known, threshold, about)
 
 
 def _is_novel(
