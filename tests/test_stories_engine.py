@@ -222,14 +222,16 @@ def with_furniture(report: tuple[str, str], before: str = "", after: str = "") -
     return title, "\n".join(part for part in (before, body, after) if part)
 
 
+def both_with(before: str = "", after: str = "") -> tuple[tuple[str, str], tuple[str, str]]:
+    """The two unrelated reports, with the same furniture before and after their text."""
+    return with_furniture(RATES, before, after), with_furniture(COURT, before, after)
+
+
 # Two reports of unrelated events that share only what their outlet puts on every report, or
 # words every report has: each pair once scored near or over the join threshold.
 UNRELATED_PAIRS = {
-    "a wire credit line": (with_furniture(RATES, after=CREDITS), with_furniture(COURT, after=CREDITS)),
-    "a byline, a time stamp and a picture credit": (
-        with_furniture(RATES, BYLINE, "Image copyright Getty Images"),
-        with_furniture(COURT, BYLINE, "Image copyright Getty Images"),
-    ),
+    "a wire credit line": both_with(after=CREDITS),
+    "a byline, a time stamp and a picture credit": both_with(BYLINE, "Image copyright Getty Images"),
     "a feed's footer": (
         with_furniture(RATES, after=f"The post {RATES[0]} appeared first on Kyiv Daily Monitor."),
         with_furniture(COURT, after=f"The post {COURT[0]} appeared first on Kyiv Daily Monitor."),
@@ -246,26 +248,15 @@ UNRELATED_PAIRS = {
         ("Wednesday, February 18, 2026 | 11:11 AM", " ".join(RATES)),
         ("Wednesday, February 18, 2026 | 11:11 AM", " ".join(COURT)),
     ),
-    "a time stamp above the text": (
-        with_furniture(RATES, before="February 18, 2026 11:11 GMT"),
-        with_furniture(COURT, before="February 18, 2026 11:11 GMT"),
+    "a time stamp above the text": both_with(before="February 18, 2026 11:11 GMT"),
+    "an agency's picture credit": both_with(after="(Reuters/Gleb Garanich)"),
+    "a call to follow the outlet, with its handle": both_with(
+        after="Follow @KyivIndependent on X for the latest updates."
     ),
-    "an agency's picture credit": (
-        with_furniture(RATES, after="(Reuters/Gleb Garanich)"),
-        with_furniture(COURT, after="(Reuters/Gleb Garanich)"),
+    "a link to the outlet's coverage": both_with(
+        after="Follow AP's coverage at https://apnews.com/hub/russia-ukraine"
     ),
-    "a call to follow the outlet, with its handle": (
-        with_furniture(RATES, after="Follow @KyivIndependent on X for the latest updates."),
-        with_furniture(COURT, after="Follow @KyivIndependent on X for the latest updates."),
-    ),
-    "a link to the outlet's coverage": (
-        with_furniture(RATES, after="Follow AP's coverage at https://apnews.com/hub/russia-ukraine"),
-        with_furniture(COURT, after="Follow AP's coverage at https://apnews.com/hub/russia-ukraine"),
-    ),
-    "a source line": (
-        with_furniture(RATES, after="Source: Reuters"),
-        with_furniture(COURT, after="Source: Reuters"),
-    ),
+    "a source line": both_with(after="Source: Reuters"),
     "a month, a weekday and dozens": (
         (
             "Protest outside parliament",
