@@ -95,8 +95,8 @@ MIN_TITLE_WORDS: Final = 3
 #: its (squared, unit) weight on its story's terms is mostly about other things: a news
 #: roundup or a briefing giving the story one paragraph among many. It joins the story by
 #: that paragraph, but only that part of it enters the centroid, or the story would draw in
-#: reports of every other item it lists; and only its sentences that name something of the
-#: story can be news of it.
+#: reports of every other item it lists; and only its sentences that use the story's terms
+#: can be news of it.
 ROUNDUP_SHARE: Final = 0.25
 ROUNDUP_MIN_SENTENCES: Final = 3
 
@@ -197,6 +197,8 @@ class StoryEngine:
         self._expiry: list[tuple[float, int]] = []  # (last_seen, story_id), lazily outdated
         self._last_analysis: tuple[StoryDoc, Analysis] | None = None
         self._last_vector: tuple[Analysis, int, _Vector] | None = None
+        # (analysis, story id, the story's article count, the roundup part): add() reuses assign()'s.
+        self._last_roundup: tuple[Analysis, int, int, _Vector | None] | None = None
         self._warned_full = False
 
     @property
@@ -229,7 +231,7 @@ class StoryEngine:
         elif story is None or similarity < self._settings.join_threshold:
             return Assignment(None, Role.FIRST, similarity=similarity)
         known = story.known_terms()
-        roundup_part = None if duplicate_of is not None else _roundup_part(analysis, vector, story)
+        roundup_part = None if duplicate_of is not None else self._roundup_part(analysis, vector, story)
         about = None if roundup_part is None else frozenset(roundup_part.terms)
         novel = novel_sentences_in(analysis, known, self._settings.novelty_threshold, about)
         if novel:
@@ -292,7 +294,7 @@ class StoryEngine:
         story.learn(analysis.terms)
         if role is not Role.DUPLICATE:
             # A copy must not pull the centroid towards itself.
-            roundup_part = None if is_new_story else _roundup_part(analysis, vector, story)
+            roundup_part = None if is_new_story else self._roundup_part(analysis, vector, story)
             self._add_to_centroid(story, vector if roundup_part is None else roundup_part)
         if not revision:
             story.article_ids.append(doc.article_id)
@@ -394,6 +396,20 @@ class StoryEngine:
         vector = _Vector(tuple(map(terms.__getitem__, order.tolist())), array("d", weights.tolist()))
         self._last_vector = (analysis, self._doc_count, vector)
         return vector
+
+    def _roundup_part(self, analysis: Analysis, vector: _Vector, story: _Story) -> _Vector | None:
+        # assign() and add() ask it of the same article and story back to back: work it out once.
+        cached = self._last_roundup
+        if (
+            cached is not None
+            and cached[0] is analysis
+            and cached[1] == story.story_id
+            and cached[2] == len(story.article_ids)
+        ):
+            return cached[3]
+        part = _roundup_part(analysis, vector, story)
+        self._last_roundup = (analysis, story.story_id, len(story.article_ids), part)
+        return part
 
     def _add_to_centroid(self, story: _Story, vector: _Vector) -> None:
         self._terms.add(story.story_id, vector.terms[:INDEXED_TERMS])

@@ -9,9 +9,9 @@ occurred as often as word-frequency data says (wordfreq's English list, built fr
 subtitles, news, books and the web). A common word starts out common; a name, or a word that
 general English rarely uses, starts out rare; and as the stream grows, its own counts take over.
 
-Terms are keyed as the text analysis makes them: Snowball stems (folded as
-:func:`monitor.stories.text.folded` folds them, of places respelled as ``RESPELLED_PLACES``
-respells them), so a stem's frequency is the
+Terms are keyed as the text analysis makes them: Snowball stems (of a place's new spelling,
+``RESPELLED_PLACES``, with transliterations' endings folded, :func:`monitor.stories.text.folded`),
+so a stem's frequency is the
 sum of its spellings' (``arrest``: "arrest", "arrested", "arrests", ...), except the number and
 calendar words the analysis keeps as written ("dozens", "january"), which are looked up as
 written too; under their stems ("dozen", "januari") they would be missed, and weigh as a name
