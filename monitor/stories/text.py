@@ -1,22 +1,23 @@
 """Turn one article's title and body into what the story engine compares: terms and sentences.
 
-Terms are Snowball-stemmed lower-case words without stop words. Names weigh more than common
-words, without a named-entity library: a word is a name when it is capitalised away from the
-start of its sentence, all in capitals ("GENEVA", "NATO"), part of a run of capitalised words
-at a sentence start ("Lindsay Lohan checks in"), or capitalised at a sentence start while
-being a name elsewhere in the same article. Two adjacent name words also give a two-word
-term ("lindsay lohan"), so "Betty Ford" and "Ford" stay distinct. A title written before a
-name ("President", "Prime Minister", see ``HONORIFICS``) is an ordinary word, no part of the
-name: every report naming any holder of the office has it. Lines in title case
-(headlines) and sentences shouted in capitals make no names of their own. A wire dateline
-opening a paragraph ("GENEVA (AP) —") is a sentence of its own: its place is a name, and
-the word after it starts a sentence. Page furniture in a body (bylines, wire and picture
-credits, time stamps, rights lines, calls to subscribe; see :mod:`monitor.stories.furniture`), looked
-for where it stands, in lines without sentence punctuation and in the last two sentences,
-is no part of the story, and neither are a dateline's date and agency ("LONDON, Feb 18
-(Reuters) -" keeps "London"), nor a site's name after a title ("... - BBC News"): their
-words count as stop words, so what an outlet puts on every report joins none of them to
-another.
+Terms are Snowball-stemmed lower-case words without stop words, links, addresses or handles; a
+transliterated name's varying ending is folded ("Zelenskyy", "Zelensky") and a place's old
+spelling is its new one ("Kiev" is "Kyiv"). Names weigh more than common words, without a
+named-entity library: a word is a name when it is capitalised away from the start of its
+sentence, all in capitals ("GENEVA", "NATO"), part of a run of capitalised words at a sentence
+start ("Lindsay Lohan checks in"), or capitalised at a sentence start while being a name
+elsewhere in the same article. Two adjacent name words also give a two-word term ("lindsay
+lohan"), so "Betty Ford" and "Ford" stay distinct. A title written before a name ("President",
+"Prime Minister", see ``HONORIFICS``) is an ordinary word, no part of the name: every report
+naming any holder of the office has it. Lines in title case (headlines) and sentences shouted
+in capitals make no names of their own. A wire dateline opening a paragraph ("GENEVA (AP) —")
+is a sentence of its own: its place is a name, and the word after it starts a sentence. Page
+furniture in a body (bylines, wire and picture credits, time stamps, rights lines, calls to
+subscribe; see :mod:`monitor.stories.furniture`), looked for where it stands, in lines without
+sentence punctuation and in the block that closes the body, is no part of the story, and
+neither are a dateline's date and agency ("LONDON, Feb 18 (Reuters) -" keeps "London"), nor a
+site's name after a title ("... - BBC News"): their words count as stop words, so what an
+outlet puts on every report joins none of them to another.
 
 Each body sentence also carries its *anchors*, the things a fact hangs on: its names, its
 numbers (digits and number words), its weekdays and months, and the words it quotes.
