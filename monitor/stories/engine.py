@@ -407,7 +407,7 @@ class StoryEngine:
             and cached[2] == len(story.article_ids)
         ):
             return cached[3]
-        part = _roundup_part(analysis, vector, story)
+        part = _part_about(story, analysis, vector)
         self._last_roundup = (analysis, story.story_id, len(story.article_ids), part)
         return part
 
@@ -490,7 +490,7 @@ class StoryEngine:
             self._sketch_index.remove(article_id, entry[0])
 
 
-def _roundup_part(analysis: Analysis, vector: _Vector, story: _Story) -> _Vector | None:
+def _part_about(story: _Story, analysis: Analysis, vector: _Vector) -> _Vector | None:
     """The part of the article's vector about the story, when the article is mostly about
     other things (see :data:`ROUNDUP_SHARE`); None for an article about the story."""
     if int(analysis.table.prose.sum()) < ROUNDUP_MIN_SENTENCES:

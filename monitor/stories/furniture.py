@@ -14,7 +14,13 @@ import string
 from collections.abc import Iterator, Sequence
 from typing import Final
 
-from monitor.stories.words import CALENDAR_WORDS, FURNITURE_KEYWORDS, FURNITURE_PATTERNS, TIME_STAMP_WORDS
+from monitor.stories.words import (
+    CALENDAR_WORDS,
+    FURNITURE_KEYWORDS,
+    FURNITURE_PATTERNS,
+    RELATIVE_DAYS,
+    TIME_STAMP_WORDS,
+)
 
 #: A wire dateline opening a paragraph: a place in capitals, perhaps a region or date after a
 #: comma, perhaps the agency, then a dash ("GENEVA (AP) —", "KYIV, Ukraine, Feb 18 (Reuters) -",
@@ -56,7 +62,7 @@ def is_time_stamp(line: str) -> bool:
     has_date = False
     for token in line.split():
         word = token.strip(_STAMP_PUNCTUATION).lower()
-        if not word or word in TIME_STAMP_WORDS:
+        if not word or word in TIME_STAMP_WORDS or word in RELATIVE_DAYS:
             continue
         if word[0].isdigit() or word in CALENDAR_WORDS:
             has_date = True

@@ -538,8 +538,9 @@ FURNITURE_PATTERNS = (
     r"^\(?(?:additional )?(?:reporting|editing|writing|compiled|research) by\b",
 )
 
-#: Words a time stamp holds besides dates and times ("21 July 2013 Last updated at 11:11 GMT",
-#: "9:53 AM, MON 22 JUL 2013", "Sunday, March 17, 2013 | 5:00 PM"), as written, in lower case.
+#: Words a time stamp holds besides dates, times and RELATIVE_DAYS ("21 July 2013 Last
+#: updated at 11:11 GMT", "9:53 AM, MON 22 JUL 2013", "Sunday, March 17, 2013 | 5:00 PM"), as
+#: written, in lower case.
 TIME_STAMP_WORDS = frozenset(
     [
         "mon",
@@ -578,8 +579,6 @@ TIME_STAMP_WORDS = frozenset(
         "at",
         "on",
         "of",
-        "today",
-        "yesterday",
     ]
 )
 
