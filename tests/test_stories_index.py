@@ -1,8 +1,8 @@
-"""The engine's bounded indexes: postings capped per key, entries removed with their story."""
+"""The engine's term index: postings capped per term, entries removed with their story."""
 
 from __future__ import annotations
 
-from monitor.stories.index import SketchIndex, TermIndex
+from monitor.stories.index import TermIndex
 
 
 def test_term_index_counts_shared_terms() -> None:
@@ -29,23 +29,3 @@ def test_term_index_forgets_removed_stories_and_empty_terms() -> None:
     index.remove(1, ["geneva", "umerov", "never-indexed"])
     assert index.candidates(["geneva", "umerov"]) == {2: 1}
     assert len(index) == 1
-
-
-def test_sketch_index_finds_articles_sharing_enough_hashes() -> None:
-    index = SketchIndex()
-    index.add(10, [1, 2, 3, 4, 5])
-    index.add(11, [6, 7, 9])
-    assert index.candidates([1, 2, 3, 9], min_shared=3) == [10]
-    assert sorted(index.candidates([1, 2, 3, 9], min_shared=1)) == [10, 11]
-    index.remove(10, [1, 2, 3, 4, 5])
-    assert index.candidates([1, 2, 3, 9], min_shared=1) == [11]
-    assert len(index) == 3
-
-
-def test_sketch_index_remembers_the_latest_holder_of_a_hash() -> None:
-    index = SketchIndex()
-    index.add(1, [7, 8])
-    index.add(2, [7, 8])  # a copy of article 1
-    assert index.candidates([7, 8], min_shared=2) == [2]
-    index.remove(1, [7, 8])  # removing the older copy leaves the newer one findable
-    assert index.candidates([7, 8], min_shared=2) == [2]

@@ -1,4 +1,4 @@
-"""Text analysis for the story engine: sentences, terms, names, anchors and duplicate sketches."""
+"""Text analysis for the story engine: sentences, terms, names and anchors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.stories.text import analyse, sketch_similarity, split_sentences
+from monitor.stories.text import analyse, split_sentences
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "stories" / "text_cases.yaml").read_text("utf-8"))
 
@@ -213,24 +213,8 @@ def test_prose_excludes_furniture_headlines_and_fragments(text: str, prose: bool
     assert sentence.prose is prose
 
 
-def test_sketch_similarity_tells_copies_from_rewrites() -> None:
-    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
-    body = " ".join(
-        f"The {first} met the {second} near {third}."
-        for first, second, third in zip(words, words[3:], words[6:], strict=False)
-    )
-    body = body + " " + body.upper()
-    original = analyse("", body).sketch
-    edited = analyse("", body.replace("near", "beside", 1)).sketch
-    unrelated = analyse("", "Completely different words about weather, football and the stock market.").sketch
-    assert sketch_similarity(original, original) == 1.0
-    assert sketch_similarity(original, edited) > 0.8
-    assert sketch_similarity(original, unrelated) == 0.0
-    assert sketch_similarity(original, ()) == 0.0
-
-
 def test_empty_text_has_nothing() -> None:
     analysis = analyse("", "   \n ")
     assert analysis.is_empty
     assert analysis.sentences == ()
-    assert analysis.sketch == ()
+    assert analysis.sketch is None

@@ -5,7 +5,8 @@ changing anything, whether the article starts a story or joins one, and as what:
 
 ``duplicate``
     a near-identical copy of an article the story holds (estimated Jaccard resemblance of the
-    bodies' word-pair shingles at least ``duplicate_threshold``) that adds no new sentence;
+    bodies' word-pair shingles at least ``duplicate_threshold``, see
+    :mod:`monitor.stories.copies`) that adds no new sentence;
 ``update``
     it belongs to the story and has informative novel sentences (see
     :mod:`monitor.stories.novelty`), returned in article order;
@@ -25,11 +26,11 @@ whose publication time is only estimated (``published_estimated``) is judged by 
 against every story the window holds.
 
 Candidate stories come from an inverted index over each article's highest-weighted terms
-(its rarest words and names), capped per term, and duplicates from an index of shingle
-hashes, so the cost per article does not grow with the number of articles stored. Memory is
-bounded by the window: :meth:`evict` forgets stories whose latest article is older than it;
-and by ``max_stories`` whatever the dates: beyond it, :meth:`add` forgets the stories quiet
-the longest.
+(its rarest words and names), capped per term, and copies from an LSH index of the
+articles' MinHash sketches, so the cost per article does not grow with the number of
+articles stored. Memory is bounded by the window: :meth:`evict` forgets stories whose
+latest article is older than it; and by ``max_stories`` whatever the dates: beyond it,
+:meth:`add` forgets the stories quiet the longest.
 
 :meth:`add` registers an article once it is stored (also to rebuild the window at start-up,
 in arrival order); calling it again with the same article id registers a revision.
@@ -57,12 +58,13 @@ from typing import Final
 import numpy as np
 
 from monitor.model import Role
-from monitor.stories.index import SketchIndex, TermIndex
+from monitor.stories.copies import CopyIndex, resemblance
+from monitor.stories.index import TermIndex
 from monitor.stories.novelty import novel_sentences_in
 from monitor.stories.places import country_terms
 from monitor.stories.reference import REFERENCE_DOCUMENT_WORDS, stem_frequencies
 from monitor.stories.settings import StorySettings
-from monitor.stories.text import Analysis, analyse, sketch_similarity
+from monitor.stories.text import Analysis, analyse
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,6 @@ INDEXED_TERMS: Final = 32
 VECTOR_TERMS: Final = 64
 #: The best-sharing candidates whose full similarity is computed.
 SCORED_CANDIDATES: Final = 6
-#: Two sketches must share this many hashes before their resemblance is estimated.
-MIN_SHARED_SKETCH_HASHES: Final = 4
 #: A story's term vector is pruned to its strongest terms beyond this size.
 MAX_STORY_TERMS: Final = 6000
 #: Document frequencies are pruned (of one-off terms first) beyond this many terms.
@@ -191,9 +191,8 @@ class StoryEngine:
         self._reference = stem_frequencies() if self._settings.reference_documents else {}
         self._countries = country_terms()
         self._terms = TermIndex(self._settings.max_postings_per_term)
-        self._sketch_index = SketchIndex()
-        # article id -> (its duplicate sketch, its story id), for every article in the window
-        self._articles: dict[int, tuple[array[int], int]] = {}
+        self._copies = CopyIndex(self._settings.duplicate_threshold)
+        self._story_of: dict[int, int] = {}  # article id -> story id, for every article in the window
         self._expiry: list[tuple[float, int]] = []  # (last_seen, story_id), lazily outdated
         self._last_analysis: tuple[StoryDoc, Analysis] | None = None
         self._last_vector: tuple[Analysis, int, _Vector] | None = None
@@ -258,9 +257,9 @@ class StoryEngine:
         novel = novel_sentences_in(analysis, known, self._settings.novelty_threshold)
         if novel:
             return Assignment(story_id, Role.UPDATE, novel, similarity)
-        earlier = self._articles.get(doc.article_id)
-        resemblance = sketch_similarity(analysis.sketch, earlier[0]) if earlier else 0.0
-        role = Role.DUPLICATE if resemblance >= self._settings.duplicate_threshold else Role.RELATED
+        earlier = self._copies.sketch(doc.article_id)
+        alike = resemblance(analysis.sketch, earlier) >= self._settings.duplicate_threshold
+        role = Role.DUPLICATE if alike else Role.RELATED
         return Assignment(story_id, role, (), similarity)
 
     def title(self, story_id: int) -> str | None:
@@ -278,11 +277,9 @@ class StoryEngine:
         analysis = self._analyse(doc, analysis)
         when = _seconds(doc.published)
         dated = not doc.published_estimated
-        revision = doc.article_id in self._articles
+        revision = doc.article_id in self._story_of
         vector = self._vector(analysis)  # before counting it, as assign() saw it
-        if revision:
-            self._forget_sketch(doc.article_id)
-        else:
+        if not revision:
             self._count_document(analysis)
         story = self._stories.get(story_id)
         is_new_story = story is None
@@ -308,8 +305,8 @@ class StoryEngine:
             if is_new_story or when > story.last_seen:
                 story.last_seen = when
                 heapq.heappush(self._expiry, (when, story_id))
-        self._articles[doc.article_id] = (array("q", analysis.sketch), story_id)
-        self._sketch_index.add(doc.article_id, analysis.sketch)
+        self._story_of[doc.article_id] = story_id
+        self._copies.add(doc.article_id, analysis.sketch)
         if is_new_story:
             self._hold_at_most(self._settings.max_stories)
 
@@ -342,7 +339,8 @@ class StoryEngine:
         del self._stories[story_id]
         self._terms.remove(story_id, story.indexed_terms())
         for article_id in story.article_ids:
-            self._forget_sketch(article_id)
+            self._story_of.pop(article_id, None)
+            self._copies.remove(article_id)
 
     # --- internals ------------------------------------------------------------------
 
@@ -468,26 +466,18 @@ class StoryEngine:
 
     def _nearest_copy(self, analysis: Analysis, when: float | None, exclude: int) -> _Story | None:
         """The live story holding the article this one most resembles, if a near-duplicate."""
-        if not analysis.sketch:
+        if analysis.sketch is None:
             return None
         best: _Story | None = None
         best_resemblance = 0.0
-        for article_id in self._sketch_index.candidates(analysis.sketch, MIN_SHARED_SKETCH_HASHES):
-            if article_id == exclude:
+        for article_id, alike in self._copies.candidates(analysis.sketch):
+            if article_id == exclude or alike <= best_resemblance:
                 continue
-            sketch, story_id = self._articles[article_id]
-            story = self._stories.get(story_id)
+            story = self._stories.get(self._story_of[article_id])
             if story is None or self._decay(story, when) <= 0.0:
                 continue
-            resemblance = sketch_similarity(analysis.sketch, sketch)
-            if resemblance > best_resemblance:
-                best, best_resemblance = story, resemblance
+            best, best_resemblance = story, alike
         return best if best_resemblance >= self._settings.duplicate_threshold else None
-
-    def _forget_sketch(self, article_id: int) -> None:
-        entry = self._articles.pop(article_id, None)
-        if entry is not None:
-            self._sketch_index.remove(article_id, entry[0])
 
 
 def _part_about(story: _Story, analysis: Analysis, vector: _Vector) -> _Vector | None:

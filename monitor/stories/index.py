@@ -1,8 +1,9 @@
-"""Bounded lookup structures of the story engine: term -> stories, and shingle hash -> article.
+"""The story engine's candidate lookup: term -> the stories that used it lately.
 
-Both keep a fixed number of entries per key, so a lookup costs the same whether a thousand or
-a million articles were stored, and both forget a story or an article as soon as it is
-evicted. They are plain dicts: the engine holds hundreds of thousands of them.
+It keeps a fixed number of stories per term, so a lookup costs the same whether a thousand or
+a million articles were stored, and forgets a story as soon as it is evicted. It is plain
+dicts: the engine holds hundreds of thousands of terms. (Copies are found through
+:mod:`monitor.stories.copies`.)
 """
 
 from __future__ import annotations
@@ -57,36 +58,3 @@ class TermIndex:
 
     def __len__(self) -> int:
         return len(self._postings)
-
-
-class SketchIndex:
-    """Shingle hash -> the latest article whose duplicate sketch holds it.
-
-    Copies of one text share their hashes; remembering only the latest holder still leads a
-    new copy to a copy of its text, which is all duplicate detection needs, at one int per hash.
-    """
-
-    def __init__(self) -> None:
-        self._articles: dict[int, int] = {}
-
-    def add(self, article_id: int, sketch: Iterable[int]) -> None:
-        self._articles.update(dict.fromkeys(sketch, article_id))
-
-    def candidates(self, sketch: Iterable[int], min_shared: int) -> list[int]:
-        """Articles holding at least ``min_shared`` of the hashes of ``sketch``."""
-        shared: Counter[int | None] = Counter(map(self._articles.get, sketch))
-        shared.pop(None, None)
-        return [
-            article_id
-            for article_id, count in shared.items()
-            if article_id is not None and count >= min_shared
-        ]
-
-    def remove(self, article_id: int, sketch: Iterable[int]) -> None:
-        articles = self._articles
-        for value in sketch:
-            if articles.get(value) == article_id:
-                del articles[value]
-
-    def __len__(self) -> int:
-        return len(self._articles)

@@ -26,14 +26,13 @@ Speed matters (every stored article passes here, possibly in another process): a
 tokenised once into flat lists (one split per sentence, tokens classified once per spelling
 and cached), names are found over those lists, and the per-sentence details novelty needs
 are only built when asked for. An :class:`Analysis` pickles compactly (a few strings and
-byte arrays), and its duplicate sketch uses a hash that is the same in every process.
+byte arrays), and the terms of its duplicate sketch are hashed the same in every process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -44,8 +43,10 @@ from typing import Final, NamedTuple
 
 import numpy as np
 import Stemmer
+from datasketch import LeanMinHash
 
 from monitor.sentences import ends_with_stop, offsets_after, sentence_ends
+from monitor.stories.copies import sketch_bytes, sketch_from_bytes, sketch_of
 from monitor.stories.furniture import (
     DATELINE,
     dateline_extras,
@@ -89,7 +90,6 @@ _MIN_SENTENCE_TERMS: Final = 4
 _TITLE_CASE_SHARE: Final = 0.6
 # A line without sentence punctuation is still prose from this many content words on.
 _MIN_UNPUNCTUATED_PROSE_TERMS: Final = 12
-_SKETCH_SIZE: Final = 32
 # Stem endings folded into "i" (see folded()).
 _VARIANT_ENDINGS: Final = ("yy", "iy", "ii")
 # A quotation running on over at most this many more sentences is quoted whole.
@@ -97,10 +97,6 @@ _MAX_QUOTATION_RUN: Final = 2
 _TOKEN_CACHE_LIMIT: Final = 300_000
 # Joins terms (which never hold a line break) into one string for pickling.
 _JOIN: Final = "\n"
-# 64-bit mixing constants (golden ratio; splitmix64's finaliser) for the term-pair hash.
-_PAIR_MULTIPLIER: Final = np.uint64(0x9E3779B97F4A7C15)
-_MIX_1: Final = np.uint64(0xBF58476D1CE4E5B9)
-_MIX_2: Final = np.uint64(0x94D049BB133111EB)
 
 _stemmer = Stemmer.Stemmer("english")
 # Token as written -> its term key ("" for a stop word) and its kind bits; term -> its stable
@@ -236,7 +232,7 @@ class Analysis:
         terms: list[str],
         term_counts: np.ndarray,
         name_flags: np.ndarray,
-        sketch: tuple[int, ...],
+        sketch: LeanMinHash | None,
         table: SentenceTable,
         texts: list[str] | str,
         quoted: dict[int, frozenset[str]],
@@ -245,7 +241,7 @@ class Analysis:
         self.terms = terms
         self.term_counts = term_counts
         self.name_flags = name_flags
-        self.sketch = sketch  # bottom-k hashes of the body's term-pair shingles
+        self.sketch = sketch  # MinHash of the body's term-pair shingles
         self.table = table
         self.quoted = quoted  # sentence index -> the keys it quotes (only non-empty ones)
         self.quotations = quotations  # sentence index -> Sentence.with_quotation, when not ""
@@ -310,7 +306,7 @@ class Analysis:
             _JOIN.join(self.terms),
             self.term_counts.astype(np.int32).tobytes(),
             self.name_flags.tobytes(),
-            array("q", self.sketch).tobytes(),
+            sketch_bytes(self.sketch),
             tuple(column.tobytes() for column in self.table),
             texts,
             {index: _JOIN.join(keys) for index, keys in self.quoted.items()},
@@ -332,8 +328,6 @@ def _restore_analysis(
     quoted: dict[int, str],
     quotations: dict[int, str],
 ) -> Analysis:
-    hashes = array("q")
-    hashes.frombytes(sketch)
     if len(_term_pool) >= _TOKEN_CACHE_LIMIT:
         _term_pool.clear()
     fresh = terms.split(_JOIN) if terms else []
@@ -341,7 +335,7 @@ def _restore_analysis(
         list(map(_term_pool.setdefault, fresh, fresh)),
         np.frombuffer(counts, np.int32),
         np.frombuffer(flags, np.bool_),
-        tuple(hashes),
+        sketch_from_bytes(sketch),
         SentenceTable(
             *(np.frombuffer(column, kind) for column, kind in zip(table, _TABLE_TYPES, strict=True))
         ),
@@ -405,7 +399,7 @@ def analyse(title: str, body: str) -> Analysis:
         names.add(pair)
         if pair not in _hash_cache:
             _remember_hash(pair)
-    sketch = _sketch(all_keys)
+    sketch = sketch_of(_term_hashes(all_keys))
     headline = without_site_name(title)
     title_flat = _flatten("" if is_time_stamp(headline) else headline, with_quotes=False)
     for sentence in range(len(title_flat.texts)):
@@ -482,16 +476,6 @@ def _sentence_table(
         (distinct >= _MIN_SENTENCE_TERMS) & (ends | ((content >= _MIN_UNPUNCTUATED_PROSE_TERMS) & ~headline)),
         np.array(figures, np.bool_),
     )
-
-
-def sketch_similarity(left: Sequence[int], right: Sequence[int]) -> float:
-    """Estimated Jaccard resemblance of two bodies from their bottom-k sketches."""
-    if not left or not right:
-        return 0.0
-    size = min(_SKETCH_SIZE, max(len(left), len(right)))
-    union = sorted(set(left).union(right))[:size]
-    shared = set(left).intersection(right)
-    return sum(1 for value in union if value in shared) / len(union)
 
 
 # --- sentences ---------------------------------------------------------------------------
@@ -807,34 +791,15 @@ def _name_pairs(keys: list[str], positions: list[int], names: set[str]) -> list[
 # --- duplicate sketch ----------------------------------------------------------------------
 
 
-def _sketch(all_keys: list[str]) -> tuple[int, ...]:
-    """Bottom-k hashes of consecutive term pairs: a MinHash-style sketch of the body.
-
-    The hashes are the same in every process (unlike ``hash()`` of a string), so a sketch
-    made in a helper process compares with one made here.
-    """
+def _term_hashes(all_keys: list[str]) -> np.ndarray:
+    """The stable hashes of the body's terms in order, stop words left out: what its duplicate
+    sketch is made of (see :mod:`monitor.stories.copies`)."""
     keys = list(filter(None, all_keys))
-    if not keys:
-        return ()
     try:
         # Classifying a token cached its term's hash, and analyse() its two-word names'.
-        hashes = np.fromiter(map(_hash_cache.__getitem__, keys), np.int64, len(keys))
+        return np.fromiter(map(_hash_cache.__getitem__, keys), np.int64, len(keys))
     except KeyError:  # a bounded cache was emptied meanwhile
-        hashes = np.fromiter(map(_term_hash, keys), np.int64, len(keys))
-    if len(keys) < 2:
-        return tuple(sorted(set(hashes.tolist())))
-    words = hashes.view(np.uint64)
-    mixed = words[:-1] * _PAIR_MULTIPLIER + words[1:]
-    mixed ^= mixed >> np.uint64(30)
-    mixed *= _MIX_1
-    mixed ^= mixed >> np.uint64(27)
-    mixed *= _MIX_2
-    mixed ^= mixed >> np.uint64(31)
-    pair_hashes = mixed.view(np.int64)
-    if len(pair_hashes) > 4 * _SKETCH_SIZE:
-        # Only the smallest hashes matter: cut to a few times k before the exact sort.
-        pair_hashes = np.partition(pair_hashes, 4 * _SKETCH_SIZE)[: 4 * _SKETCH_SIZE + 1]
-    return tuple(sorted(set(pair_hashes.tolist()))[:_SKETCH_SIZE])
+        return np.fromiter(map(_term_hash, keys), np.int64, len(keys))
 
 
 def _term_hash(term: str) -> int:
