@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from rensa import RMinHash
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -149,6 +150,12 @@ def copy_seeds(folder: Path, names: tuple[str, ...] = (SEED_FIRST, SEED_UPDATE))
     """Copy seeds into a drop folder, keeping their mtimes (a seed without a date uses it)."""
     folder.mkdir(parents=True, exist_ok=True)
     return [Path(shutil.copy2(SEEDS_DIR / name, folder / name)) for name in names]
+
+
+def sketch_digest(sketch: RMinHash | None) -> list[int] | None:
+    """A duplicate sketch's hash values: two sketches are equal when these are (rensa's own
+    sketches compare by identity)."""
+    return None if sketch is None else list(sketch.digest())
 
 
 @pytest.fixture

@@ -26,12 +26,11 @@ Speed matters (every stored article passes here, possibly in another process): a
 tokenised once into flat lists (one split per sentence, tokens classified once per spelling
 and cached), names are found over those lists, and the per-sentence details novelty needs
 are only built when asked for. An :class:`Analysis` pickles compactly (a few strings and
-byte arrays), and the terms of its duplicate sketch are hashed the same in every process.
+byte arrays, and its duplicate sketch).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from bisect import bisect_right
 from collections import Counter
@@ -43,10 +42,10 @@ from typing import Final, NamedTuple
 
 import numpy as np
 import Stemmer
-from datasketch import LeanMinHash
+from rensa import RMinHash
 
 from monitor.sentences import ends_with_stop, offsets_after, sentence_ends
-from monitor.stories.copies import sketch_bytes, sketch_from_bytes, sketch_of
+from monitor.stories.copies import sketch_of
 from monitor.stories.furniture import (
     DATELINE,
     dateline_extras,
@@ -99,11 +98,9 @@ _TOKEN_CACHE_LIMIT: Final = 300_000
 _JOIN: Final = "\n"
 
 _stemmer = Stemmer.Stemmer("english")
-# Token as written -> its term key ("" for a stop word) and its kind bits; term -> its stable
-# 64-bit hash. Bounded caches.
+# Token as written -> its term key ("" for a stop word) and its kind bits. Bounded caches.
 _key_cache: dict[str, str] = {}
 _kind_cache: dict[str, int] = {}
-_hash_cache: dict[str, int] = {}
 # Term -> the one string object that stands for it among unpickled analyses. Analyses made in
 # helper processes arrive with fresh strings for every term, and the story window keeps the
 # terms of every article it holds: sharing them cuts what a held article costs by more than half.
@@ -232,7 +229,7 @@ class Analysis:
         terms: list[str],
         term_counts: np.ndarray,
         name_flags: np.ndarray,
-        sketch: LeanMinHash | None,
+        sketch: RMinHash | None,
         table: SentenceTable,
         texts: list[str] | str,
         quoted: dict[int, frozenset[str]],
@@ -306,7 +303,7 @@ class Analysis:
             _JOIN.join(self.terms),
             self.term_counts.astype(np.int32).tobytes(),
             self.name_flags.tobytes(),
-            sketch_bytes(self.sketch),
+            self.sketch,
             tuple(column.tobytes() for column in self.table),
             texts,
             {index: _JOIN.join(keys) for index, keys in self.quoted.items()},
@@ -322,7 +319,7 @@ def _restore_analysis(
     terms: str,
     counts: bytes,
     flags: bytes,
-    sketch: bytes,
+    sketch: RMinHash | None,
     table: tuple[bytes, ...],
     texts: str,
     quoted: dict[int, str],
@@ -335,7 +332,7 @@ def _restore_analysis(
         list(map(_term_pool.setdefault, fresh, fresh)),
         np.frombuffer(counts, np.int32),
         np.frombuffer(flags, np.bool_),
-        sketch_from_bytes(sketch),
+        sketch,
         SentenceTable(
             *(np.frombuffer(column, kind) for column, kind in zip(table, _TABLE_TYPES, strict=True))
         ),
@@ -395,11 +392,8 @@ def analyse(title: str, body: str) -> Analysis:
         if second == first + 1 and second not in starts
     ]
     all_keys = _with_pairs(keys, bounds, pairs)
-    for _position, pair in pairs:
-        names.add(pair)
-        if pair not in _hash_cache:
-            _remember_hash(pair)
-    sketch = sketch_of(_term_hashes(all_keys))
+    names.update(pair for _position, pair in pairs)
+    sketch = sketch_of(list(filter(None, all_keys)))
     headline = without_site_name(title)
     title_flat = _flatten("" if is_time_stamp(headline) else headline, with_quotes=False)
     for sentence in range(len(title_flat.texts)):
@@ -687,16 +681,7 @@ def _remember(token: str) -> tuple[str, int]:
     key, kind = _classify(token)
     _key_cache[token] = key
     _kind_cache[token] = kind
-    if key and key not in _hash_cache:
-        _remember_hash(key)
     return key, kind
-
-
-def _remember_hash(term: str) -> None:
-    """Cache a term's stable hash, for the duplicate sketch (the cache is bounded)."""
-    if len(_hash_cache) >= _TOKEN_CACHE_LIMIT:
-        _hash_cache.clear()
-    _hash_cache[term] = _term_hash(term)
 
 
 def folded(stem: str) -> str:
@@ -786,22 +771,3 @@ def _name_pairs(keys: list[str], positions: list[int], names: set[str]) -> list[
     pairs = [keys[first] + " " + keys[second] for first, second in pairwise(positions) if second == first + 1]
     names.update(pairs)
     return pairs
-
-
-# --- duplicate sketch ----------------------------------------------------------------------
-
-
-def _term_hashes(all_keys: list[str]) -> np.ndarray:
-    """The stable hashes of the body's terms in order, stop words left out: what its duplicate
-    sketch is made of (see :mod:`monitor.stories.copies`)."""
-    keys = list(filter(None, all_keys))
-    try:
-        # Classifying a token cached its term's hash, and analyse() its two-word names'.
-        return np.fromiter(map(_hash_cache.__getitem__, keys), np.int64, len(keys))
-    except KeyError:  # a bounded cache was emptied meanwhile
-        return np.fromiter(map(_term_hash, keys), np.int64, len(keys))
-
-
-def _term_hash(term: str) -> int:
-    digest = hashlib.blake2b(term.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
