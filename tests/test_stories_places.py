@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from monitor.model import Role
 from monitor.stories import StoryDoc, StoryEngine
 from monitor.stories.places import country_terms
-from monitor.stories.text import term_of
+from monitor.stories.tokens import term_of
 
 WHEN = datetime(2026, 2, 18, 9, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from wordfreq import word_frequency
 
 from monitor.stories import StoryDoc, StoryEngine, StorySettings
 from monitor.stories.reference import MIN_WORD_FREQUENCY, build_table, cache_path, stem_frequencies
-from monitor.stories.text import term_of
+from monitor.stories.tokens import term_of
 
 WHEN = datetime(2026, 3, 2, 9, tzinfo=UTC)
 

@@ -20,7 +20,7 @@ from itertools import pairwise
 
 from countryinfo import all_countries
 
-from monitor.stories.text import term_of
+from monitor.stories.tokens import term_of
 
 #: Country codes that news prose writes as the country's name.
 CODES_USED_AS_NAMES = ("US", "USA", "UK", "UAE")

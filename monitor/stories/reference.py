@@ -10,7 +10,7 @@ subtitles, news, books and the web). A common word starts out common; a name, or
 general English rarely uses, starts out rare; and as the stream grows, its own counts take over.
 
 Terms are keyed as the text analysis makes them: Snowball stems (of a place's new spelling,
-``RESPELLED_PLACES``, with transliterations' endings folded, :func:`monitor.stories.text.folded`),
+``RESPELLED_PLACES``, with transliterations' endings folded, :func:`monitor.stories.tokens.folded`),
 so a stem's frequency is the
 sum of its spellings' (``arrest``: "arrest", "arrested", "arrests", ...), except the number and
 calendar words the analysis keeps as written ("dozens", "january"), which are looked up as
@@ -43,7 +43,7 @@ from typing import Final
 
 import Stemmer
 
-from monitor.stories.text import folded
+from monitor.stories.tokens import folded
 from monitor.stories.words import CALENDAR_WORDS, NUMBER_WORDS, RESPELLED_PLACES
 
 log = logging.getLogger(__name__)

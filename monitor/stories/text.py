@@ -2,22 +2,22 @@
 
 Terms are Snowball-stemmed lower-case words without stop words, links, addresses or handles; a
 transliterated name's varying ending is folded ("Zelenskyy", "Zelensky") and a place's old
-spelling is its new one ("Kiev" is "Kyiv"). Names weigh more than common words, without a
-named-entity library: a word is a name when it is capitalised away from the start of its
-sentence, all in capitals ("GENEVA", "NATO"), part of a run of capitalised words at a sentence
-start ("Lindsay Lohan checks in"), or capitalised at a sentence start while being a name
-elsewhere in the same article. Two adjacent name words also give a two-word term ("lindsay
-lohan"), so "Betty Ford" and "Ford" stay distinct. A title written before a name ("President",
-"Prime Minister", see ``HONORIFICS``) is an ordinary word, no part of the name: every report
-naming any holder of the office has it. Lines in title case (headlines) and sentences shouted
-in capitals make no names of their own. A wire dateline opening a paragraph ("GENEVA (AP) —")
-is a sentence of its own: its place is a name, and the word after it starts a sentence. Page
-furniture in a body (bylines, wire and picture credits, time stamps, rights lines, calls to
-subscribe; see :mod:`monitor.stories.furniture`), looked for where it stands, in lines without
-sentence punctuation and in the block that closes the body, is no part of the story, and
-neither are a dateline's date and agency ("LONDON, Feb 18 (Reuters) -" keeps "London"), nor a
-site's name after a title ("... - BBC News"): their words count as stop words, so what an
-outlet puts on every report joins none of them to another.
+spelling is its new one ("Kiev" is "Kyiv"), token by token (:mod:`monitor.stories.tokens`).
+Names weigh more than common words, without a named-entity library: a word is a name when it is
+capitalised away from the start of its sentence, all in capitals ("GENEVA", "NATO"), part of a
+run of capitalised words at a sentence start ("Lindsay Lohan checks in"), or capitalised at a
+sentence start while being a name elsewhere in the same article. Two adjacent name words also
+give a two-word term ("lindsay lohan"), so "Betty Ford" and "Ford" stay distinct. A title
+written before a name ("President", "Prime Minister", see ``HONORIFICS``) is an ordinary word,
+no part of the name: every report naming any holder of the office has it. Lines in title case
+(headlines) and sentences shouted in capitals make no names of their own. A wire dateline
+opening a paragraph ("GENEVA (AP) —") is a sentence of its own: its place is a name, and the
+word after it starts a sentence. Page furniture in a body (bylines, wire and picture credits,
+time stamps, rights lines, calls to subscribe; see :mod:`monitor.stories.furniture`), looked
+for where it stands, in lines without sentence punctuation and in the block that closes the
+body, is no part of the story, and neither are a dateline's date and agency ("LONDON, Feb 18
+(Reuters) -" keeps "London"), nor a site's name after a title ("... - BBC News"): their words
+count as stop words, so what an outlet puts on every report joins none of them to another.
 
 Each body sentence also carries its *anchors*, the things a fact hangs on: its names, its
 numbers (digits and number words), its weekdays and months, and the words it quotes.
@@ -41,7 +41,6 @@ from operator import and_, itemgetter
 from typing import Final, NamedTuple
 
 import numpy as np
-import Stemmer
 from rensa import RMinHash
 
 from monitor.sentences import ends_with_stop, offsets_after, sentence_ends
@@ -53,35 +52,23 @@ from monitor.stories.furniture import (
     is_time_stamp,
     without_site_name,
 )
-from monitor.stories.words import (
-    CALENDAR_WORDS,
-    HONORIFICS,
-    NUMBER_WORDS,
-    RELATIVE_DAYS,
-    RESPELLED_PLACES,
-    STOP_WORDS,
+from monitor.stories.tokens import (
+    ALL_CAPS,
+    CACHE_LIMIT,
+    CALENDAR,
+    CAPITALISED,
+    DASHES,
+    NUMERIC,
+    classified,
+    classified_tokens,
+    spaced,
 )
 
 #: A title's words count this many times: the headline states what the article is about.
 TITLE_REPEAT: Final = 2
 
-# Characters stripped from both ends of a whitespace-separated token.
-_EDGE_PUNCTUATION: Final = (
-    "".join(chr(code) for code in range(0x21, 0x7F) if not chr(code).isalnum()) + "“”‘’«»…–—•·¡¿£€¥₹₽₴"
-)
 _QUOTE_MARK = re.compile(r"([\"“”])")
-#: The em dash, en dash and hyphen: they end a dateline, and join words without being part
-#: of either ("Washington-led", "talks—and").
-_DASHES: Final = ("—", "–", "-")
-#: A link, an e-mail address or a handle, blanked before words are split (see _spaced).
-_LINK = re.compile(r"\S*://\S*|\bwww\.\S+|\S*@\S+")
 
-
-# Token kinds, as bits.
-_CAPITALISED: Final = 1
-_ALL_CAPS: Final = 2
-_NUMBER: Final = 4
-_CALENDAR: Final = 8
 
 # Fewer distinct content terms than this is a fragment ("he said", a bare quote), not a fact.
 _MIN_SENTENCE_TERMS: Final = 4
@@ -89,18 +76,11 @@ _MIN_SENTENCE_TERMS: Final = 4
 _TITLE_CASE_SHARE: Final = 0.6
 # A line without sentence punctuation is still prose from this many content words on.
 _MIN_UNPUNCTUATED_PROSE_TERMS: Final = 12
-# Stem endings folded into "i" (see folded()).
-_VARIANT_ENDINGS: Final = ("yy", "iy", "ii")
 # A quotation running on over at most this many more sentences is quoted whole.
 _MAX_QUOTATION_RUN: Final = 2
-_TOKEN_CACHE_LIMIT: Final = 300_000
 # Joins terms (which never hold a line break) into one string for pickling.
 _JOIN: Final = "\n"
 
-_stemmer = Stemmer.Stemmer("english")
-# Token as written -> its term key ("" for a stop word) and its kind bits. Bounded caches.
-_key_cache: dict[str, str] = {}
-_kind_cache: dict[str, int] = {}
 # Term -> the one string object that stands for it among unpickled analyses. Analyses made in
 # helper processes arrive with fresh strings for every term, and the story window keeps the
 # terms of every article it holds: sharing them cuts what a held article costs by more than half.
@@ -163,7 +143,7 @@ ANCHOR: Final = 1
 NUMBER: Final = 2
 # The flags a token's kind gives it: numbers are anchors and numbers, dates anchors.
 _TOKEN_CODES: Final = np.array(
-    [(ANCHOR | NUMBER) if kind & _NUMBER else ANCHOR if kind & _CALENDAR else 0 for kind in range(256)],
+    [(ANCHOR | NUMBER) if kind & NUMERIC else ANCHOR if kind & CALENDAR else 0 for kind in range(256)],
     np.int64,
 )
 
@@ -196,7 +176,7 @@ class _Flat:
     def capitalised(self, sentence: int) -> list[int]:
         """Positions, within the sentence, of its capitalised tokens."""
         begin, end = self.bounds[sentence], self.bounds[sentence + 1]
-        return list(compress(count(), map(and_, self.kinds[begin:end], repeat(_CAPITALISED))))
+        return list(compress(count(), map(and_, self.kinds[begin:end], repeat(CAPITALISED))))
 
 
 class Analysis:
@@ -325,7 +305,7 @@ def _restore_analysis(
     quoted: dict[int, str],
     quotations: dict[int, str],
 ) -> Analysis:
-    if len(_term_pool) >= _TOKEN_CACHE_LIMIT:
+    if len(_term_pool) >= CACHE_LIMIT:
         _term_pool.clear()
     fresh = terms.split(_JOIN) if terms else []
     return Analysis(
@@ -353,13 +333,13 @@ def analyse(title: str, body: str) -> Analysis:
     keys, kinds, bounds = flat.keys, flat.kinds, flat.bounds
     starts = set(bounds)
     starts.discard(len(keys))
-    capitalised: list[int] = np.flatnonzero(np.frombuffer(kinds, np.uint8) & _CAPITALISED).tolist()
+    capitalised: list[int] = np.flatnonzero(np.frombuffer(kinds, np.uint8) & CAPITALISED).tolist()
     in_headlines = _positions_of(flat, flat.title_case) if flat.title_case else frozenset()
     # First pass: every capitalised word but a sentence's first (unless in capitals) is a name.
     names = {
         keys[position]
         for position in capitalised
-        if (position not in starts or kinds[position] & _ALL_CAPS) and position not in in_headlines
+        if (position not in starts or kinds[position] & ALL_CAPS) and position not in in_headlines
     }
     # Second pass, in order: a capitalised first word is a name when the article uses it as
     # one (so far), or when a capitalised word follows; a headline names only known names.
@@ -372,10 +352,10 @@ def analyse(title: str, body: str) -> Analysis:
             headline_names.extend(
                 position
                 for position in range(begin, stop)
-                if kinds[position] & _CAPITALISED and keys[position] in names
+                if kinds[position] & CAPITALISED and keys[position] in names
             )
-        elif not kinds[begin] & _ALL_CAPS:
-            if keys[begin] in names or (begin + 1 < stop and kinds[begin + 1] & _CAPITALISED):
+        elif not kinds[begin] & ALL_CAPS:
+            if keys[begin] in names or (begin + 1 < stop and kinds[begin + 1] & CAPITALISED):
                 names.add(keys[begin])
             else:
                 unnamed_starts.add(begin)
@@ -513,10 +493,10 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
     stops = list(compress(stops, kept))
     # Splitting on whitespace is several times faster than a token regular expression; a
     # hyphen, a dash or a link becomes spaces, which keeps every offset.
-    spaced = _spaced(text)
-    token_lists = list(map(str.split, map(spaced.__getitem__, map(slice, starts, stops))))
+    spaced_text = spaced(text)
+    token_lists = list(map(str.split, map(spaced_text.__getitem__, map(slice, starts, stops))))
     bounds = [0, *accumulate(map(len, token_lists))]
-    keys, kinds = _classified_tokens(list(chain.from_iterable(token_lists)))
+    keys, kinds = classified_tokens(list(chain.from_iterable(token_lists)))
     ends = list(_sentence_ends(texts))
     if with_quotes:
         furniture = _furniture_positions(texts, ends, bounds, token_lists, kinds)
@@ -544,7 +524,7 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
                 opened = index
     title_case = set()
     for index, stopped in enumerate(ends):
-        if (stopped and not texts[index].isupper()) or texts[index].endswith(_DASHES):
+        if (stopped and not texts[index].isupper()) or texts[index].endswith(DASHES):
             continue  # prose, or a dateline (its place is a name)
         begin, end = bounds[index], bounds[index + 1]
         content_count = end - begin - keys[begin:end].count("")
@@ -554,7 +534,7 @@ def _flatten(text: str, *, with_quotes: bool) -> _Flat:
             # A sentence shouted in capitals ("BREAKING: ... IN GENEVA.") is a headline too:
             # its capitals say nothing about which of its words are names.
             title_case.add(index)
-        elif sum(map(and_, kinds[begin:end], repeat(_CAPITALISED))) >= _TITLE_CASE_SHARE * content_count:
+        elif sum(map(and_, kinds[begin:end], repeat(CAPITALISED))) >= _TITLE_CASE_SHARE * content_count:
             title_case.add(index)
     return _Flat(texts, keys, kinds, bounds, quoted, title_case, quotations)
 
@@ -588,8 +568,8 @@ def _furniture_positions(
         begin, end = bounds[index], bounds[index + 1]
         if furniture:
             positions.extend(range(begin, end))
-        elif not stopped and begin < end and kinds[begin] & _ALL_CAPS and texts[index].endswith(_DASHES):
-            dated = [bool(kind & (_NUMBER | _CALENDAR)) for kind in kinds[begin:end]]
+        elif not stopped and begin < end and kinds[begin] & ALL_CAPS and texts[index].endswith(DASHES):
+            dated = [bool(kind & (NUMERIC | CALENDAR)) for kind in kinds[begin:end]]
             positions.extend(dateline_extras(token_lists[index], dated, begin))
     return positions
 
@@ -634,104 +614,6 @@ def _with_pairs(keys: list[str], bounds: Sequence[int], pairs: list[tuple[int, s
     return merged
 
 
-def _classified_tokens(tokens: list[str]) -> tuple[list[str], bytes]:
-    """The term keys and kind bits of tokens as written, through the bounded caches."""
-    try:
-        return list(map(_key_cache.__getitem__, tokens)), bytes(map(_kind_cache.__getitem__, tokens))
-    except KeyError:
-        for token in set(tokens).difference(_key_cache):
-            _remember(token)
-    try:
-        return list(map(_key_cache.__getitem__, tokens)), bytes(map(_kind_cache.__getitem__, tokens))
-    except KeyError:  # the bounded cache was emptied meanwhile
-        classified = [_remember(token) for token in tokens]
-        return [key for key, _kind in classified], bytes(kind for _key, kind in classified)
-
-
-def _classified(text: str) -> list[str]:
-    """The term keys of a piece of text."""
-    return _classified_tokens(_spaced(text).split())[0]
-
-
-def _spaced(text: str) -> str:
-    """The text with links, addresses and handles blanked, and hyphens and dashes as spaces,
-    every offset kept: "Washington-led" is two words, and so is "talks—and" (American style
-    sets dashes without spaces). A link or a handle is often the outlet's own, on every report
-    it sends; as a term it would be a rare name they all share."""
-    if "://" in text or "www." in text or "@" in text:
-        text = _LINK.sub(_blank, text)
-    for dash in _DASHES:
-        if dash in text:
-            text = text.replace(dash, " ")
-    return text
-
-
-def _blank(match: re.Match[str]) -> str:
-    return " " * len(match[0])
-
-
-def _remember(token: str) -> tuple[str, int]:
-    """Classify a token through the caches, adding it when new (the caches are bounded)."""
-    key = _key_cache.get(token)
-    if key is not None:
-        return key, _kind_cache[token]
-    if len(_key_cache) >= _TOKEN_CACHE_LIMIT:
-        _key_cache.clear()
-        _kind_cache.clear()
-    key, kind = _classify(token)
-    _key_cache[token] = key
-    _kind_cache[token] = kind
-    return key, kind
-
-
-def folded(stem: str) -> str:
-    """A Snowball stem with the endings that transliterations of one name vary in folded into
-    one ("zelenskyy", "zelenskiy", "zelenskii" and Snowball's "zelenski" from "Zelensky";
-    "dmitriy" and "dmitri"): outlets spell such names their own way, and as different terms
-    one report's name would be another's new one."""
-    if len(stem) > 4 and stem.endswith(_VARIANT_ENDINGS):
-        return stem[:-2] + "i"
-    return stem
-
-
-def term_of(word: str) -> str:
-    """The term a single word as written becomes ("" for a stop word or noise)."""
-    return _classify(word)[0]
-
-
-def _classify(raw: str) -> tuple[str, int]:
-    """The term key ("" for a stop word or noise) and kind bits of one token as written."""
-    token = raw.strip(_EDGE_PUNCTUATION)
-    if not token:
-        return "", 0
-    if token[0].isdigit():
-        return token.replace(",", ""), _NUMBER
-    lower = token.lower().replace("’", "'")
-    if lower.endswith("'s"):
-        lower = lower[:-2]
-    is_acronym = "." in lower
-    if is_acronym or "," in lower:
-        lower = lower.replace(".", "").replace(",", "")
-    kind = 0
-    if token[0].isupper() and lower not in HONORIFICS:
-        kind = _CAPITALISED
-        if len(lower) > 1 and (token.isupper() or is_acronym):
-            kind |= _ALL_CAPS
-    if lower in STOP_WORDS:
-        # "US" in capitals is the country, not the pronoun.
-        return ("us", kind) if lower == "us" and kind & _ALL_CAPS else ("", 0)
-    if len(lower) < 2 or "'" in lower:
-        return "", 0
-    if lower in NUMBER_WORDS:
-        return lower, _NUMBER
-    if lower in CALENDAR_WORDS:
-        return lower, _CALENDAR
-    lower = RESPELLED_PLACES.get(lower, lower)
-    if lower in RELATIVE_DAYS:
-        return lower, 0
-    return folded(_stemmer.stemWord(lower)), kind
-
-
 def _quoted_keys(text: str, in_quote: bool) -> tuple[frozenset[str], bool]:
     """The keys inside quotation marks, and whether the quotation is still open at the end."""
     quoted: list[str] = []
@@ -739,7 +621,7 @@ def _quoted_keys(text: str, in_quote: bool) -> tuple[frozenset[str], bool]:
         if segment in ('"', "“", "”"):
             in_quote = segment == "“" or (segment == '"' and not in_quote)
         elif in_quote:
-            quoted.extend(_classified(segment))
+            quoted.extend(classified(segment))
     return frozenset(quoted).difference(("",)), in_quote
 
 
@@ -758,7 +640,7 @@ def _name_positions(
         return capitalised
     # A capitalised sentence start is a name only when the article uses it as one, when it
     # is in capitals, or when another capitalised word follows ("Lindsay Lohan checks in").
-    if keys[0] in names or kinds[0] & _ALL_CAPS or (len(capitalised) > 1 and capitalised[1] == 1):
+    if keys[0] in names or kinds[0] & ALL_CAPS or (len(capitalised) > 1 and capitalised[1] == 1):
         return capitalised
     return capitalised[1:]
 
