@@ -1,11 +1,39 @@
-"""What an outlet sets around a story: time stamps, told apart from headlines and prose."""
+"""What an outlet sets around a story: furniture sentences and time stamps, told apart from
+headlines and prose."""
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from monitor.stories.furniture import is_time_stamp
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.stories.furniture import is_furniture, is_time_stamp
 from monitor.stories.text import analyse
+from monitor.stories.words import FURNITURE_KEYWORDS, FURNITURE_PATTERNS
+
+_ANYWHERE_PATTERNS = [pattern for pattern in FURNITURE_PATTERNS if not pattern.startswith("^")]
+
+
+@pytest.mark.parametrize("pattern", _ANYWHERE_PATTERNS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_match_of_a_pattern_found_anywhere_holds_a_keyword(pattern: str, data: st.DataObject) -> None:
+    # The keywords only spare sentences the search: one the patterns catch must not be spared.
+    match = data.draw(st.from_regex(pattern, fullmatch=True))
+    assert any(keyword in match for keyword in FURNITURE_KEYWORDS), match
+
+
+@pytest.mark.parametrize("pattern", FURNITURE_PATTERNS)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_sentence_any_pattern_matches_is_furniture(pattern: str, data: st.DataObject) -> None:
+    sentence = data.draw(st.from_regex(pattern, fullmatch=False))
+    lowered = sentence.lower()
+    anchored = pattern.startswith("^")
+    if re.match(pattern, lowered) if anchored else re.search(pattern, lowered):
+        assert is_furniture(sentence), sentence
 
 
 @pytest.mark.parametrize(

@@ -48,10 +48,10 @@ _STAMP_PUNCTUATION: Final = string.punctuation + "–—•·"
 def is_furniture(sentence: str) -> bool:
     """Whether a sentence is page furniture (see ``FURNITURE_PATTERNS``)."""
     lowered = sentence.lower()
-    # The keywords rule most sentences out faster than the patterns can.
-    if not any(keyword in lowered for keyword in FURNITURE_KEYWORDS):
-        return False
-    return _AT_START.match(lowered) is not None or _ANYWHERE.search(lowered) is not None
+    if _AT_START.match(lowered) is not None:
+        return True
+    # The keywords rule most sentences out faster than the search can.
+    return any(keyword in lowered for keyword in FURNITURE_KEYWORDS) and _ANYWHERE.search(lowered) is not None
 
 
 def is_time_stamp(line: str) -> bool:
