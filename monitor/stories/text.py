@@ -69,7 +69,6 @@ TITLE_REPEAT: Final = 2
 
 _QUOTE_MARK = re.compile(r"([\"“”])")
 
-
 # Fewer distinct content terms than this is a fragment ("he said", a bare quote), not a fact.
 _MIN_SENTENCE_TERMS: Final = 4
 # A line without sentence punctuation this share of whose words are capitalised is a headline.

@@ -63,8 +63,8 @@ def classified_tokens(tokens: list[str]) -> tuple[list[str], bytes]:
     try:
         return list(map(_key_cache.__getitem__, tokens)), bytes(map(_kind_cache.__getitem__, tokens))
     except KeyError:  # the bounded cache was emptied meanwhile
-        classified = [_remember(token) for token in tokens]
-        return [key for key, _kind in classified], bytes(kind for _key, kind in classified)
+        remembered = [_remember(token) for token in tokens]
+        return [key for key, _kind in remembered], bytes(kind for _key, kind in remembered)
 
 
 def classified(text: str) -> list[str]:
