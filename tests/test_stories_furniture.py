@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from monitor.stories.furniture import is_furniture, is_time_stamp
@@ -30,10 +30,9 @@ def test_every_match_of_a_pattern_found_anywhere_holds_a_keyword(pattern: str, d
 @given(data=st.data())
 def test_a_sentence_any_pattern_matches_is_furniture(pattern: str, data: st.DataObject) -> None:
     sentence = data.draw(st.from_regex(pattern, fullmatch=False))
-    lowered = sentence.lower()
-    anchored = pattern.startswith("^")
-    if re.match(pattern, lowered) if anchored else re.search(pattern, lowered):
-        assert is_furniture(sentence), sentence
+    # Lower-casing can undo a match (a capital the pattern's character classes allowed).
+    assume(re.search(pattern, sentence.lower()) is not None)
+    assert is_furniture(sentence), sentence
 
 
 @pytest.mark.parametrize(
