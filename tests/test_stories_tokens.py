@@ -14,6 +14,7 @@ from monitor.stories.tokens import (
     classified_tokens,
     folded,
     spaced,
+    stemmed_terms,
     term_of,
 )
 
@@ -81,3 +82,9 @@ def test_the_caches_start_over_at_their_limit_and_still_classify(monkeypatch: py
     keys, _kinds = classified_tokens(words)
     assert keys == [term_of(word) for word in words]
     assert len(tokens._key_cache) <= 3
+
+
+def test_stemmed_terms_key_words_as_the_text_analysis_does() -> None:
+    words = ["kiev", "zelensky", "arrested", "negotiations"]
+    assert stemmed_terms(words) == [term_of(word) for word in words]
+    assert stemmed_terms(["kiev"]) == stemmed_terms(["kyiv"])

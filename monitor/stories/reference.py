@@ -9,16 +9,15 @@ occurred as often as word-frequency data says (wordfreq's English list, built fr
 subtitles, news, books and the web). A common word starts out common; a name, or a word that
 general English rarely uses, starts out rare; and as the stream grows, its own counts take over.
 
-Terms are keyed as the text analysis makes them: Snowball stems (of a place's new spelling,
-``RESPELLED_PLACES``, with transliterations' endings folded, :func:`monitor.stories.tokens.folded`),
-so a stem's frequency is the
-sum of its spellings' (``arrest``: "arrest", "arrested", "arrests", ...), except the number and
-calendar words the analysis keeps as written ("dozens", "january"), which are looked up as
-written too; under their stems ("dozen", "januari") they would be missed, and weigh as a name
-general English never uses. Only words at least :data:`MIN_WORD_FREQUENCY` common
-are kept: rarer ones would count in fewer than a handful of reference documents, which is
-what an unseen term counts as anyway, and leaving them out keeps the table small (some 63,000
-stems, a few MB).
+Terms are keyed as the text analysis makes them (:func:`monitor.stories.tokens.stemmed_terms`:
+Snowball stems of a place's new spelling, with transliterations' endings folded), so a stem's
+frequency is the sum of its spellings' (``arrest``: "arrest", "arrested", "arrests", ...),
+except the number and calendar words the analysis keeps as written ("dozens", "january"), which
+are looked up as written too; under their stems ("dozen", "januari") they would be missed, and
+weigh as a name general English never uses. Only words at least :data:`MIN_WORD_FREQUENCY`
+common are kept: rarer ones would count in fewer than a handful of reference documents, which
+is what an unseen term counts as anyway, and leaving them out keeps the table small (some
+63,000 stems, a few MB).
 
 Building the table takes a few tenths of a second and imports wordfreq (some 40 MB with its
 word list), so the first process to build it keeps it in the user's cache directory
@@ -43,8 +42,8 @@ from typing import Final
 
 import Stemmer
 
-from monitor.stories.tokens import folded
-from monitor.stories.words import CALENDAR_WORDS, NUMBER_WORDS, RESPELLED_PLACES
+from monitor.stories.tokens import stemmed_terms
+from monitor.stories.words import CALENDAR_WORDS, NUMBER_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +99,8 @@ def build_table() -> dict[str, float]:
         kept = [word for word in bucket_words if word.isalnum()]
         words += kept
         frequencies += [10.0 ** (-bucket / 100)] * len(kept)
-    words = [RESPELLED_PLACES.get(word, word) for word in words]
-    stems = map(folded, Stemmer.Stemmer("english").stemWords(words))
     table: dict[str, float] = {}
-    for word, stem, frequency in zip(words, stems, frequencies, strict=True):
+    for word, stem, frequency in zip(words, stemmed_terms(words), frequencies, strict=True):
         term = word if word in _UNSTEMMED else stem
         table[term] = table.get(term, 0.0) + frequency
     return table

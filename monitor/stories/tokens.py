@@ -113,6 +113,14 @@ def folded(stem: str) -> str:
     return stem
 
 
+def stemmed_terms(words: list[str]) -> list[str]:
+    """The terms lower-case words become when they are stemmed: a place's old spelling taken as
+    its new one, Snowball-stemmed, a transliteration's ending folded. (Stop words, number and
+    calendar words and relative days are keyed otherwise, see :func:`term_of`.)"""
+    respelled = [RESPELLED_PLACES.get(word, word) for word in words]
+    return list(map(folded, _stemmer.stemWords(respelled)))
+
+
 def term_of(word: str) -> str:
     """The term a single word as written becomes ("" for a stop word or noise)."""
     return _classify(word)[0]
@@ -145,7 +153,6 @@ def _classify(raw: str) -> tuple[str, int]:
         return lower, NUMERIC
     if lower in CALENDAR_WORDS:
         return lower, CALENDAR
-    lower = RESPELLED_PLACES.get(lower, lower)
     if lower in RELATIVE_DAYS:
         return lower, 0
-    return folded(_stemmer.stemWord(lower)), kind
+    return stemmed_terms([lower])[0], kind
