@@ -70,6 +70,11 @@ def test_links_addresses_and_handles_become_spaces_keeping_every_offset() -> Non
     assert blanked.split() == ["Read", "or", "mail", "now,", "via"]
 
 
+def test_a_dash_set_without_spaces_ends_a_link_or_address_and_keeps_the_next_word() -> None:
+    text = "Write to desk@example.com—Officials said, talks–press@un.org and https://x.org/a—then more."
+    assert spaced(text).split() == ["Write", "to", "Officials", "said,", "talks", "and", "then", "more."]
+
+
 def test_hyphenated_words_count_as_their_parts() -> None:
     assert classified("Washington-led talks") == [term_of("Washington"), term_of("led"), term_of("talks")]
 

@@ -32,8 +32,10 @@ _EDGE_PUNCTUATION: Final = (
 #: The em dash, en dash and hyphen: they end a dateline, and join words without being part
 #: of either ("Washington-led", "talks—and").
 DASHES: Final = ("—", "–", "-")
-#: A link, an e-mail address or a handle, blanked before words are split (see spaced).
-_LINK = re.compile(r"\S*://\S*|\bwww\.\S+|\S*@\S+")
+#: A link, an e-mail address or a handle, blanked before words are split (see spaced). It ends
+#: at an em or en dash as well as at whitespace: American style sets dashes without spaces
+#: ("desk@example.com—Officials said"), and neither dash belongs in an address.
+_LINK = re.compile(r"[^\s—–]*://[^\s—–]*|\bwww\.[^\s—–]+|[^\s—–]*@[^\s—–]+")
 
 #: Token kinds, as bits.
 CAPITALISED: Final = 1
