@@ -420,6 +420,15 @@ def test_stories_topic_and_limit_narrow_the_list(seeded_config: Path) -> None:
     assert json.loads(untracked.stdout) == []
     [newest] = json.loads(latest.stdout)
     assert newest["id"] == max(story["id"] for story in every)
+    both = invoke("--config", str(seeded_config), "stories", "--limit", "2", "--json")
+    assert [story["id"] for story in json.loads(both.stdout)] == [story["id"] for story in every]
+
+
+def test_stories_refuses_a_negative_limit(seeded_config: Path) -> None:
+    assert invoke("--config", str(seeded_config), "once").exit_code == 0
+    result = invoke("--config", str(seeded_config), "stories", "--limit", "-1")
+    assert result.exit_code == 2
+    assert "--limit" in result.stderr and result.stdout == ""
 
 
 def test_db_prune_applies_retention_or_says_it_is_not_set(

@@ -27,7 +27,9 @@ def _iso(moment: datetime | None) -> str | None:
 @cli.command()
 @click.option("--topic", default=None, help="Only stories tracked by this topic.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.option("--limit", default=0, help="Only the most recent N stories (0: all).")
+@click.option(
+    "--limit", default=0, type=click.IntRange(min=0), help="Only the most recent N stories (0: all)."
+)
 @click.option("--articles", "with_articles", is_flag=True, help="Also list each story's articles.")
 @click.pass_obj
 @handle_errors
@@ -36,9 +38,7 @@ def stories(ctx: Context, topic: str | None, as_json: bool, limit: int, with_art
     records = ctx.records()
     try:
         with records.sessions() as session:
-            rows = list(session.scalars(repo.stories_query(topic)))
-            if limit:
-                rows = rows[-limit:]
+            rows = repo.latest_stories(session, topic, limit)
             ids = [row.id for row in rows]
             articles = repo.story_articles(session, ids)
             topics = repo.topics_by_story(session, ids)

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Select, and_, delete, func, or_, select, text, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -341,13 +341,18 @@ def story_topics(session: Session, story_id: int) -> set[str]:
     return set(session.scalars(select(StoryTopicRow.topic).where(StoryTopicRow.story_id == story_id)))
 
 
-def stories_query(topic: str | None = None) -> Select[StoryRow]:
-    query = select(StoryRow).order_by(StoryRow.first_seen_at, StoryRow.id)
+def latest_stories(session: Session, topic: str | None = None, limit: int = 0) -> list[StoryRow]:
+    """Stories (tracked by ``topic`` if given) in the order they were first seen; only the
+    ``limit`` most recent when it is positive, which the database picks."""
+    query = select(StoryRow)
     if topic is not None:
         query = query.join(StoryTopicRow, StoryTopicRow.story_id == StoryRow.id).where(
             StoryTopicRow.topic == topic
         )
-    return query
+    if limit <= 0:
+        return list(session.scalars(query.order_by(StoryRow.first_seen_at, StoryRow.id)))
+    newest_first = query.order_by(StoryRow.first_seen_at.desc(), StoryRow.id.desc()).limit(limit)
+    return list(reversed(session.scalars(newest_first).all()))
 
 
 def story_articles(session: Session, story_ids: Sequence[int]) -> dict[int, list[ArticleRow]]:
