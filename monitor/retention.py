@@ -17,6 +17,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.model import AlertStatus
+from monitor.store import repo
 from monitor.store.tables import AlertRow, ArticleRevisionRow, ArticleRow, StoryRow
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,9 @@ def prune(sessions: sessionmaker[Session], retention_seconds: float, now: dateti
         old_story_ids = list(
             session.scalars(select(StoryRow.id).where(StoryRow.updated_at < cutoff, ~pending))
         )
-        if old_story_ids:
-            # Foreign keys cascade to topic matches, alerts and threads, and unlink articles.
-            session.execute(delete(StoryRow).where(StoryRow.id.in_(old_story_ids)))
+        # Foreign keys cascade to topic matches, alerts and threads, and unlink articles.
+        for part in repo.in_parts(old_story_ids):
+            session.execute(delete(StoryRow).where(StoryRow.id.in_(part)))
     report = PruneReport(
         int(getattr(bodies, "rowcount", 0)), int(getattr(revisions, "rowcount", 0)), len(old_story_ids)
     )

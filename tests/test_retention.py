@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import copy_seeds
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from monitor.app import App
 from monitor.config import Config, load_config
 from monitor.retention import prune
+from monitor.store.repo import IN_LIST_LIMIT
 from monitor.store.tables import AlertRow, ArticleRow, StoryRow
 
 
@@ -59,3 +60,29 @@ def test_prune_spares_recent_rows_and_stories_with_pending_alerts(
     assert report.stories_deleted == 0
     with app.sessions() as session:
         assert session.scalar(select(func.count(StoryRow.id))) == 1
+
+
+def test_prune_deletes_more_old_stories_than_one_statement_lists(
+    tmp_path: Path, database_url: str, write_config: Callable[..., Path], build_app: Callable[[Config], App]
+) -> None:
+    app = build_app(load_config(write_config(tmp_path, database=database_url)))
+    old = datetime(2026, 1, 1, tzinfo=UTC)
+    count = 2 * IN_LIST_LIMIT + 1
+    rows = [
+        {
+            "title": f"story {number}",
+            "first_seen_at": old,
+            "updated_at": old,
+            "article_count": 0,
+            "source_count": 0,
+        }
+        for number in range(count)
+    ]
+    with app.sessions.begin() as session:
+        session.execute(insert(StoryRow), rows)
+
+    report = prune(app.sessions, 30 * 86400, old + timedelta(days=31))
+
+    assert report.stories_deleted == count
+    with app.sessions() as session:
+        assert session.scalar(select(func.count(StoryRow.id))) == 0

@@ -256,3 +256,45 @@ def test_a_restarted_worker_rebuilds_only_the_story_window(sessions: sessionmake
             if (title := restarted.engine.title(story_id)) is not None
         }
     assert titles == {"Report dated-new on a separate event", "Report estimated-new on a separate event"}
+
+
+def test_lookups_by_more_values_than_one_statement_may_bind(sessions: sessionmaker[Session]) -> None:
+    # PostgreSQL refuses a statement with more than 65,535 parameters; `stories` over a large
+    # store and a drop folder's backlog look up more ids and hashes than that.
+    config = parse_config(
+        {
+            "notifiers": {"console": {}},
+            "topics": [{"name": CONTRACT_TOPIC, "query": CONTRACT_QUERY, "notify": ["console"]}],
+        }
+    )
+    pipeline = Pipeline(
+        sessions, config, targets={CONTRACT_TOPIC: [Target("console", "stdout", None)]}, clock=lambda: NOW
+    )
+    inbox = _source(sessions)
+    assert pipeline.ingest(inbox, [Incoming(_raw("inbox", "a1"))]).stored == 1
+    missing = 70_000
+    with sessions.begin() as session:
+        article = session.scalars(select(ArticleRow)).one()
+        assert article.story_id is not None
+        repo.record_file(
+            session,
+            source_id=inbox.id,
+            path="inbox/a1.txt",
+            content_hash="f" * 64,
+            size=len(BODY),
+            mtime_ns=0,
+            status="ingested",
+            reason=None,
+            article_id=article.id,
+            now=NOW,
+        )
+        article_ids = [*range(10**6, 10**6 + missing), article.id]
+        story_ids = [*range(10**6, 10**6 + missing), article.story_id]
+        hashes = [f"{number:064x}" for number in range(missing)]
+
+        assert repo.article_sources_of(session, article_ids) == {article.id: [("inbox", "inbox/a1.txt")]}
+        assert [row.id for row in repo.story_articles(session, story_ids)[article.story_id]] == [article.id]
+        assert repo.topics_by_story(session, story_ids) == {article.story_id: [CONTRACT_TOPIC]}
+        assert repo.copies_of(session, article_ids) == {}
+        assert repo.ingested_content_hashes(session, [*hashes, "f" * 64]) == {"f" * 64}
+        assert set(repo.articles_by_text_hash(session, [*hashes, article.text_hash])) == {article.text_hash}

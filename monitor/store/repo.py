@@ -7,9 +7,9 @@ so an article, its story changes and its alerts commit (or roll back) together.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import cast
+from typing import Final, TypeVar, cast
 
 from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy import inspect as sa_inspect
@@ -30,6 +30,20 @@ from monitor.store.tables import (
     StoryTopicRow,
 )
 from monitor.store.texts import text_hash as text_hash
+
+#: The most values one ``IN (...)`` list binds. PostgreSQL's protocol caps a statement at
+#: 65,535 parameters and SQLite builds before 3.32 at 999, so a longer list (every article of
+#: a large store, a drop folder's whole backlog) is looked up in parts.
+IN_LIST_LIMIT: Final = 900
+
+V = TypeVar("V", bound=Hashable)
+
+
+def in_parts(values: Iterable[V]) -> Iterator[list[V]]:
+    """``values``, without repeats and in their order, in lists of at most IN_LIST_LIMIT."""
+    unique = list(dict.fromkeys(values))
+    for start in range(0, len(unique), IN_LIST_LIMIT):
+        yield unique[start : start + IN_LIST_LIMIT]
 
 
 def ensure_source(session: Session, *, name: str, kind: str, location: str, now: datetime) -> SourceRow:
@@ -116,40 +130,39 @@ def known_file_versions(session: Session, source_id: int) -> set[tuple[str, int,
 
 
 def ingested_content_hashes(session: Session, hashes: Iterable[str]) -> set[str]:
-    wanted = list(set(hashes))
-    if not wanted:
-        return set()
-    return set(
-        session.scalars(
-            select(SourceFileRow.content_hash).where(
-                SourceFileRow.content_hash.in_(wanted), SourceFileRow.status == "ingested"
+    known: set[str] = set()
+    for part in in_parts(hashes):
+        known.update(
+            session.scalars(
+                select(SourceFileRow.content_hash).where(
+                    SourceFileRow.content_hash.in_(part), SourceFileRow.status == "ingested"
+                )
             )
         )
-    )
+    return known
 
 
 def copies_of(session: Session, article_ids: Sequence[int]) -> dict[int, list[str]]:
     """For each article, the paths of byte-identical files that brought nothing new, in the
     order they were seen."""
     found: dict[int, list[str]] = {}
-    if not article_ids:
-        return found
     stored = aliased(SourceFileRow)
-    rows = session.execute(
-        select(stored.article_id, SourceFileRow.path)
-        .join(stored, stored.content_hash == SourceFileRow.content_hash)
-        .where(
-            SourceFileRow.status == "copy",
-            stored.status == "ingested",
-            stored.article_id.in_(article_ids),
-            stored.path != SourceFileRow.path,
+    for part in in_parts(article_ids):
+        rows = session.execute(
+            select(stored.article_id, SourceFileRow.path)
+            .join(stored, stored.content_hash == SourceFileRow.content_hash)
+            .where(
+                SourceFileRow.status == "copy",
+                stored.status == "ingested",
+                stored.article_id.in_(part),
+                stored.path != SourceFileRow.path,
+            )
+            .order_by(SourceFileRow.id)
         )
-        .order_by(SourceFileRow.id)
-    )
-    for article_id, path in rows:
-        paths = found.setdefault(cast(int, article_id), [])  # never NULL: filtered by IN
-        if path not in paths:
-            paths.append(path)
+        for article_id, path in rows:
+            paths = found.setdefault(cast(int, article_id), [])  # never NULL: filtered by IN
+            if path not in paths:
+                paths.append(path)
     return found
 
 
@@ -223,35 +236,36 @@ def article_ids_by_external_id(
     """Which of some sources' items are stored already, in one query: for each source id in
     ``external_ids``, external id -> article id."""
     found: dict[int, dict[str, int]] = {source_id: {} for source_id in external_ids}
-    wanted = {external_id for ids in external_ids.values() for external_id in ids}
-    if not wanted:
-        return found
-    rows = session.execute(
-        select(ArticleSourceRow.source_id, ArticleSourceRow.external_id, ArticleSourceRow.article_id).where(
-            ArticleSourceRow.source_id.in_(found), ArticleSourceRow.external_id.in_(wanted)
+    wanted = (external_id for ids in external_ids.values() for external_id in ids)
+    for part in in_parts(wanted):
+        rows = session.execute(
+            select(
+                ArticleSourceRow.source_id, ArticleSourceRow.external_id, ArticleSourceRow.article_id
+            ).where(ArticleSourceRow.source_id.in_(found), ArticleSourceRow.external_id.in_(part))
         )
-    )
-    for source_id, external_id, article_id in rows:
-        found[source_id][external_id] = article_id
+        for source_id, external_id, article_id in rows:
+            found[source_id][external_id] = article_id
     return found
 
 
 def articles_by_text_hash(session: Session, digests: Sequence[str]) -> dict[str, ArticleRow]:
-    if not digests:
-        return {}
-    rows = session.scalars(select(ArticleRow).where(ArticleRow.text_hash.in_(set(digests))))
-    return {row.text_hash: row for row in rows}
+    found: dict[str, ArticleRow] = {}
+    for part in in_parts(digests):
+        found.update(
+            (row.text_hash, row)
+            for row in session.scalars(select(ArticleRow).where(ArticleRow.text_hash.in_(part)))
+        )
+    return found
 
 
 def articles_by_canonical_url(session: Session, urls: Sequence[str]) -> dict[str, ArticleRow]:
-    if not urls:
-        return {}
     found: dict[str, ArticleRow] = {}
-    for row in session.scalars(
-        select(ArticleRow).where(ArticleRow.canonical_url.in_(set(urls))).order_by(ArticleRow.id)
-    ):
-        assert row.canonical_url is not None
-        found.setdefault(row.canonical_url, row)
+    for part in in_parts(urls):
+        for row in session.scalars(
+            select(ArticleRow).where(ArticleRow.canonical_url.in_(part)).order_by(ArticleRow.id)
+        ):
+            assert row.canonical_url is not None
+            found.setdefault(row.canonical_url, row)
     return found
 
 
@@ -310,16 +324,15 @@ def max_article_id(session: Session) -> int:
 def article_sources_of(session: Session, article_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
     """For each article, its (source name, origin) pairs in arrival order."""
     found: dict[int, list[tuple[str, str]]] = {}
-    if not article_ids:
-        return found
-    rows = session.execute(
-        select(ArticleSourceRow.article_id, SourceRow.name, ArticleSourceRow.origin)
-        .join(SourceRow, SourceRow.id == ArticleSourceRow.source_id)
-        .where(ArticleSourceRow.article_id.in_(article_ids))
-        .order_by(ArticleSourceRow.id)
-    )
-    for article_id, name, origin in rows:
-        found.setdefault(article_id, []).append((name, origin))
+    for part in in_parts(article_ids):
+        rows = session.execute(
+            select(ArticleSourceRow.article_id, SourceRow.name, ArticleSourceRow.origin)
+            .join(SourceRow, SourceRow.id == ArticleSourceRow.source_id)
+            .where(ArticleSourceRow.article_id.in_(part))
+            .order_by(ArticleSourceRow.id)
+        )
+        for article_id, name, origin in rows:
+            found.setdefault(article_id, []).append((name, origin))
     return found
 
 
@@ -357,26 +370,24 @@ def latest_stories(session: Session, topic: str | None = None, limit: int = 0) -
 
 def story_articles(session: Session, story_ids: Sequence[int]) -> dict[int, list[ArticleRow]]:
     found: dict[int, list[ArticleRow]] = {}
-    if not story_ids:
-        return found
-    for row in session.scalars(
-        select(ArticleRow).where(ArticleRow.story_id.in_(story_ids)).order_by(ArticleRow.id)
-    ):
-        assert row.story_id is not None
-        found.setdefault(row.story_id, []).append(row)
+    for part in in_parts(story_ids):
+        for row in session.scalars(
+            select(ArticleRow).where(ArticleRow.story_id.in_(part)).order_by(ArticleRow.id)
+        ):
+            assert row.story_id is not None
+            found.setdefault(row.story_id, []).append(row)
     return found
 
 
 def topics_by_story(session: Session, story_ids: Sequence[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
-    if not story_ids:
-        return found
-    for story_id, topic in session.execute(
-        select(StoryTopicRow.story_id, StoryTopicRow.topic)
-        .where(StoryTopicRow.story_id.in_(story_ids))
-        .order_by(StoryTopicRow.id)
-    ):
-        found.setdefault(story_id, []).append(topic)
+    for part in in_parts(story_ids):
+        for story_id, topic in session.execute(
+            select(StoryTopicRow.story_id, StoryTopicRow.topic)
+            .where(StoryTopicRow.story_id.in_(part))
+            .order_by(StoryTopicRow.id)
+        ):
+            found.setdefault(story_id, []).append(topic)
     return found
 
 
