@@ -424,6 +424,28 @@ def test_stories_topic_and_limit_narrow_the_list(seeded_config: Path) -> None:
     assert [story["id"] for story in json.loads(both.stdout)] == [story["id"] for story in every]
 
 
+def test_stories_are_printed_page_by_page_exactly_as_one_list(
+    seeded_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (seeded_config.parent / "inbox" / "004_0000000000000004.txt").write_text(
+        UNRELATED_ARTICLE, encoding="utf-8"
+    )
+    assert invoke("--config", str(seeded_config), "once").exit_code == 0
+    whole = {args: invoke("--config", str(seeded_config), "stories", *args).stdout for args in _LISTINGS}
+
+    monkeypatch.setattr(inspect, "STORIES_PER_PAGE", 1)
+    paged = {args: invoke("--config", str(seeded_config), "stories", *args).stdout for args in _LISTINGS}
+
+    assert paged == whole
+    stories = json.loads(whole[("--json",)])
+    assert len(stories) == 2 and all(story["articles"] for story in stories)
+    assert whole[("--json",)] == json.dumps(stories, indent=2, ensure_ascii=False) + "\n"
+    assert whole[("--json", "--topic", "no-such-topic")] == "[]\n"
+
+
+_LISTINGS = [("--json",), ("--articles",), ("--json", "--topic", "no-such-topic")]
+
+
 def test_stories_refuses_a_negative_limit(seeded_config: Path) -> None:
     assert invoke("--config", str(seeded_config), "once").exit_code == 0
     result = invoke("--config", str(seeded_config), "stories", "--limit", "-1")

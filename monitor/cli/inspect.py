@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
 from monitor.cli.main import Context, cli, handle_errors
 from monitor.clock import as_utc
@@ -38,54 +41,76 @@ def stories(ctx: Context, topic: str | None, as_json: bool, limit: int, with_art
     records = ctx.records()
     try:
         with records.sessions() as session:
-            rows = repo.latest_stories(session, topic, limit)
-            ids = [row.id for row in rows]
-            articles = repo.story_articles(session, ids)
-            topics = repo.topics_by_story(session, ids)
-            article_ids = [a.id for group in articles.values() for a in group]
-            origins = repo.article_sources_of(session, article_ids)
-            copies = repo.copies_of(session, article_ids)
-        data: list[dict[str, Any]] = []
-        for row in rows:
-            members = []
-            for article in articles.get(row.id, []):
-                source, origin = origins.get(article.id, [("?", "?")])[0]
-                members.append(
-                    {
-                        "id": article.id,
-                        "title": article.title,
-                        "source": source,
-                        "origin": origin,
-                        "published": _iso(article.published_at),
-                        "published_estimated": article.published_estimated,
-                        "role": article.role,
-                        "sources": [name for name, _ in origins.get(article.id, [])],
-                        "copies": copies.get(article.id, []),
-                        "novel_sentences": article.novel_sentences,
-                    }
-                )
-            data.append(
-                {
-                    "id": row.id,
-                    "title": row.title,
-                    "topics": topics.get(row.id, []),
-                    "first_seen": _iso(row.first_seen_at),
-                    "updated": _iso(row.updated_at),
-                    "article_count": row.article_count,
-                    "source_count": row.source_count,
-                    "articles": members,
-                }
-            )
-        if as_json:
-            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-            return
-        for story, row in zip(data, rows, strict=True):
-            click.echo(_story_text(story, row))
-            if with_articles:
-                for article, member in zip(story["articles"], articles.get(row.id, []), strict=True):
-                    click.echo(_article_text(article, member))
+            listed = _listed_stories(session, repo.latest_stories(session, topic, limit))
+            if as_json:
+                _echo_json_array(story for story, _row, _members in listed)
+                return
+            for story, row, members in listed:
+                click.echo(_story_text(story, row))
+                if with_articles:
+                    for article, member in zip(story["articles"], members, strict=True):
+                        click.echo(_article_text(article, member))
     finally:
         records.close()
+
+
+#: Stories whose articles are read and printed together: the output starts at once and memory
+#: stays flat however many stories the store holds.
+STORIES_PER_PAGE = 500
+
+
+def _listed_stories(
+    session: Session, rows: Sequence[StoryRow]
+) -> Iterator[tuple[dict[str, Any], StoryRow, list[ArticleRow]]]:
+    """Each story as ``stories --json`` shows it, with its row and its articles' rows."""
+    for start in range(0, len(rows), STORIES_PER_PAGE):
+        page = rows[start : start + STORIES_PER_PAGE]
+        ids = [row.id for row in page]
+        articles = repo.story_articles(session, ids)
+        topics = repo.topics_by_story(session, ids)
+        article_ids = [a.id for group in articles.values() for a in group]
+        origins = repo.article_sources_of(session, article_ids)
+        copies = repo.copies_of(session, article_ids)
+        for row in page:
+            members = articles.get(row.id, [])
+            story = {
+                "id": row.id,
+                "title": row.title,
+                "topics": topics.get(row.id, []),
+                "first_seen": _iso(row.first_seen_at),
+                "updated": _iso(row.updated_at),
+                "article_count": row.article_count,
+                "source_count": row.source_count,
+                "articles": [_article_record(article, origins, copies) for article in members],
+            }
+            yield story, row, members
+
+
+def _article_record(
+    article: ArticleRow, origins: dict[int, list[tuple[str, str]]], copies: dict[int, list[str]]
+) -> dict[str, Any]:
+    source, origin = origins.get(article.id, [("?", "?")])[0]
+    return {
+        "id": article.id,
+        "title": article.title,
+        "source": source,
+        "origin": origin,
+        "published": _iso(article.published_at),
+        "published_estimated": article.published_estimated,
+        "role": article.role,
+        "sources": [name for name, _ in origins.get(article.id, [])],
+        "copies": copies.get(article.id, []),
+        "novel_sentences": article.novel_sentences,
+    }
+
+
+def _echo_json_array(items: Iterable[dict[str, Any]]) -> None:
+    """Print ``items`` as ``json.dumps(list(items), indent=2)`` would, one item at a time."""
+    opening = "[\n"
+    for item in items:
+        click.echo(opening + textwrap.indent(json.dumps(item, indent=2, ensure_ascii=False), "  "), nl=False)
+        opening = ",\n"
+    click.echo("[]" if opening == "[\n" else "\n]")
 
 
 #: A story's line names at most this many of its sources, then says how many more.
