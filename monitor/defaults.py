@@ -30,6 +30,11 @@ FOLDER_MAX_FILE_BYTES = 5 * 1024 * 1024
 #: Only files whose name ends like this are picked up from a drop folder.
 FOLDER_PATTERN = "*.txt"
 
+#: A drop folder's new files are read and stored this many at a time: a backlog of any size
+#: (an archive dropped at once) goes through in one poll with the memory of one step, some
+#: 200 MB at news-length articles, instead of being read into memory whole first.
+FOLDER_FILES_PER_STEP = 5000
+
 # --- notifiers -----------------------------------------------------------------------
 
 #: Slack's Web API, used when ``notifiers.slack.api_url`` is not set.

@@ -23,7 +23,7 @@ from monitor.config import FolderSourceConfig
 from monitor.errors import SourceError
 from monitor.model import FileVersion, Incoming, Rejection
 from monitor.pipeline import Pipeline
-from monitor.sources.folder import FolderSource, arrival_order
+from monitor.sources.folder import FolderScan, FolderSource, arrival_order
 from monitor.store import repo
 from monitor.store.tables import SourceRow
 from monitor.stories.prepare import (
@@ -65,20 +65,43 @@ def poll_folder(
         source_id = row.id
         if not source.primed:
             source.remember(repo.known_file_versions(session, source_id))
-    try:
+
+    def already_ingested(hashes: Iterable[str]) -> set[str]:
         with sessions() as session:
-            scan = source.scan(lambda hashes: repo.ingested_content_hashes(session, hashes))
+            return repo.ingested_content_hashes(session, hashes)
+
+    try:
+        for scan in source.scan_steps(already_ingested, defaults.FOLDER_FILES_PER_STEP):
+            _store_step(sessions, pipeline, source, row, scan, outcome, clock)
     except SourceError as exc:
         outcome.error = str(exc)
         record_health(sessions, source_id, clock(), error=outcome.error, every=config.every)
         log.error("%s", exc, extra={"source": config.name})
         return outcome
-    record_copies(sessions, source_id, scan.copies, clock())
-    outcome.report = pipeline.ingest(row, scan.incoming, scan.rejected)
+    record_health(sessions, source_id, clock(), error=None, every=config.every)
+    return outcome
+
+
+def _store_step(
+    sessions: sessionmaker[Session],
+    pipeline: Pipeline,
+    source: FolderSource,
+    row: SourceRow,
+    scan: FolderScan,
+    outcome: PollOutcome,
+    clock: Callable[[], datetime],
+) -> None:
+    """Store one step of a folder's pass, then mark (and perhaps move) what it handled."""
+    record_copies(sessions, row.id, scan.copies, clock())
+    outcome.report.add(pipeline.ingest(row, scan.incoming, scan.rejected))
     outcome.report.known += len(scan.copies)
-    outcome.busy = scan.busy
+    outcome.busy.extend(scan.busy)
     for path in scan.busy:
-        log.info("%s is still being written; it waits for the next pass", path, extra={"source": config.name})
+        log.info(
+            "%s is still being written; it waits for the next pass",
+            path,
+            extra={"source": source.config.name},
+        )
     source.mark_handled(item.file for item in scan.incoming if item.file is not None)
     source.mark_handled(version for version in scan.copies)
     source.mark_handled(r.file for r in scan.rejected if r.file is not None)
@@ -87,8 +110,6 @@ def poll_folder(
         + [version.path for version in scan.copies],
         [r.origin for r in scan.rejected],
     )
-    record_health(sessions, source_id, clock(), error=None, every=config.every)
-    return outcome
 
 
 def record_copies(

@@ -9,13 +9,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from conftest import SEED_FIRST, SEED_UPDATE, SEEDS_DIR, UNRELATED_ARTICLE, copy_seeds
 from sqlalchemy import select
 
+from monitor import defaults
 from monitor.app import App
+from monitor.batch import IngestReport
 from monitor.cli import admin, inspect, worker  # noqa: F401  (registers the commands)
 from monitor.cli.main import cli
 from monitor.config import Config, load_config
@@ -265,6 +268,36 @@ def test_a_file_still_being_written_waits_for_a_later_pass(
     # The whole file, not the part that existed during the first pass.
     assert f"Paragraph {lines_written[0]} of a report" in article.body
     assert article.body.count("\n") == lines_written[0]
+
+
+def test_a_backlog_larger_than_one_step_is_stored_in_one_poll_a_step_at_a_time(
+    inbox_config: Config, build_app: Callable[[Config], App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = Path(inbox_config.sources[0].location)
+    copy_seeds(inbox)
+    (inbox / "001_copy-of-000.txt").write_bytes((inbox / SEED_FIRST).read_bytes())
+    (inbox / "003_empty.txt").write_bytes(b"")
+    (inbox / "004_unrelated.txt").write_text(UNRELATED_ARTICLE, encoding="utf-8")
+    monkeypatch.setattr(defaults, "FOLDER_FILES_PER_STEP", 1)
+    app = build_app(inbox_config)
+    stored_per_call: list[int] = []
+    ingest = app.pipeline.ingest
+
+    def ingest_and_count(*args: Any, **kwargs: Any) -> IngestReport:
+        report = ingest(*args, **kwargs)
+        stored_per_call.append(report.stored)
+        return report
+
+    monkeypatch.setattr(app.pipeline, "ingest", ingest_and_count)
+
+    outcome = app.poll("inbox")
+
+    assert (outcome.report.stored, outcome.report.known, outcome.report.rejected) == (3, 1, 1)
+    # One file read per step; the copy, read in a step after its original, stores nothing.
+    assert stored_per_call == [1, 0, 1, 0, 1]
+    assert _roles_by_file(app) == {SEED_FIRST: "first", SEED_UPDATE: "update", "004_unrelated.txt": "first"}
+    assert list(_failed(app)) == ["003_empty.txt"]
+    assert app.poll("inbox").report.stored == 0
 
 
 def test_move_files_files_handled_files_under_processed_and_failed(

@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +46,8 @@ def arrival_order(path: Path) -> tuple[str | int, ...]:
 
 @dataclass
 class FolderScan:
-    """One pass over a folder: new articles, rejected files, and files still being written."""
+    """One step of a pass over a folder: new articles, rejected files, copies of stored files,
+    and files still being written."""
 
     incoming: list[Incoming] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
@@ -72,13 +73,18 @@ class FolderSource:
     def primed(self) -> bool:
         return self._handled is not None
 
-    def scan(self, already_ingested: Callable[[Iterable[str]], set[str]]) -> FolderScan:
-        """Read every new file; ``already_ingested`` answers which content hashes are known."""
+    def scan_steps(
+        self, already_ingested: Callable[[Iterable[str]], set[str]], files_per_step: int
+    ) -> Iterator[FolderScan]:
+        """Read the new files in arrival order, yielding a scan for each step of at most
+        ``files_per_step`` files read; ``already_ingested`` answers which content hashes are
+        known, and is asked again for each step, after the caller stored the one before."""
         if not self.folder.is_dir():
             raise SourceError(f"folder {self.folder} does not exist or is not a folder")
         handled = self._handled if self._handled is not None else set()
-        result = FolderScan()
+        step = FolderScan()
         candidates: list[tuple[Path, FileVersion, bytes]] = []
+        stepped = False  # whether a full step was yielded: an idle pass still yields one
         for path in sorted(self.folder.glob(self.config.pattern), key=arrival_order):
             key = str(path)
             try:
@@ -92,35 +98,47 @@ class FolderSource:
                 reason = (
                     f"file too large ({before.st_size:,} bytes; the limit is {self.config.max_file_size:,})"
                 )
-                result.rejected.append(Rejection(key, reason, version))
+                step.rejected.append(Rejection(key, reason, version))
                 continue
             try:
                 data = path.read_bytes()
                 after = path.stat()
             except OSError as exc:
-                result.rejected.append(Rejection(key, f"cannot read: {exc.strerror}"))
+                step.rejected.append(Rejection(key, f"cannot read: {exc.strerror}"))
                 continue
             if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or len(
                 data
             ) != after.st_size:
-                result.busy.append(key)
+                step.busy.append(key)
                 continue
             version = FileVersion(key, hashlib.sha256(data).hexdigest(), after.st_size, after.st_mtime_ns)
             candidates.append((path, version, data))
+            if len(candidates) >= files_per_step:
+                yield self._read_step(step, candidates, already_ingested)
+                step, candidates, stepped = FolderScan(), [], True
+        if candidates or step.rejected or step.busy or not stepped:
+            yield self._read_step(step, candidates, already_ingested)
 
-        candidates = self._settled(candidates, result.busy)
+    def _read_step(
+        self,
+        step: FolderScan,
+        candidates: list[tuple[Path, FileVersion, bytes]],
+        already_ingested: Callable[[Iterable[str]], set[str]],
+    ) -> FolderScan:
+        """Turn one step's settled, unknown files into articles (or rejections)."""
+        candidates = self._settled(candidates, step.busy)
         known = already_ingested(version.content_hash for _, version, _ in candidates)
         for path, version, data in candidates:
             if version.content_hash in known:
-                result.copies.append(version)
+                step.copies.append(version)
                 continue
             known.add(version.content_hash)
             outcome = self.read(path, version, data)
             if isinstance(outcome, Rejection):
-                result.rejected.append(outcome)
+                step.rejected.append(outcome)
             else:
-                result.incoming.append(outcome)
-        return result
+                step.incoming.append(outcome)
+        return step
 
     @staticmethod
     def _settled(
