@@ -40,6 +40,7 @@ from monitor.stories.prepare import (
     analyses_ahead,
     prepare_ahead,
 )
+from monitor.stories.window import StreamClock
 from monitor.topics import PreparedText
 from monitor.tracking import Target, plan_alerts
 
@@ -69,7 +70,7 @@ class Pipeline:
         self.targets = targets
         self.engine = StoryEngine(config.stories)
         self._synced_article_id = 0
-        self._stream_time: datetime | None = None
+        self._stream = StreamClock(self.clock)
         self._multi_worker = sessions.kw["bind"].dialect.name == "postgresql"
 
     def reconfigure(self, config: Config, targets: Mapping[str, Sequence[Target]]) -> None:
@@ -83,20 +84,7 @@ class Pipeline:
     def _reset_engine(self) -> None:
         self.engine = StoryEngine(self.config.stories)
         self._synced_article_id = 0
-        self._stream_time = None
-
-    def _observe_time(self, published: datetime, estimated: bool) -> None:
-        """Advance the stream's clock: the newest real publication time, never past now.
-
-        The story window is measured in publication time, so a backfill of last year's
-        articles groups as it did then, and only stories older than the window before the
-        newest report are forgotten.
-        """
-        if estimated:
-            return
-        moment = min(published, self.clock())
-        if self._stream_time is None or moment > self._stream_time:
-            self._stream_time = moment
+        self._stream = StreamClock(self.clock)
 
     def _sync_story_window(self, session: Session) -> None:
         """Feed the engine every article stored since it last looked (at start-up, or by
@@ -105,8 +93,8 @@ class Pipeline:
         if self._synced_article_id == 0:
             newest = repo.newest_publication(session, self.clock())
             if newest is not None:
-                self._observe_time(newest, estimated=False)
-        newest_known = self._stream_time or self.clock()
+                self._stream.observe(newest, estimated=False)
+        newest_known = self._stream.time or self.clock()
         rows = repo.articles_in_window(
             session, self._synced_article_id, published_since=newest_known - window
         )
@@ -117,7 +105,7 @@ class Pipeline:
         for row, doc, analysis in zip(rows, docs, analyses, strict=True):
             assert row.story_id is not None
             self.engine.add(doc, row.story_id, Role(row.role or Role.FIRST), analysis)
-            self._observe_time(row.published_at, row.published_estimated)
+            self._stream.observe(row.published_at, row.published_estimated)
             self._synced_article_id = row.id
 
     # --- ingest ----------------------------------------------------------------------------
@@ -245,8 +233,8 @@ class Pipeline:
             session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _STORY_LOCK_ID})
         if self._multi_worker or self._synced_article_id == 0:
             self._sync_story_window(session)
-        if self._stream_time is not None:
-            self.engine.evict(self._stream_time)
+        if self._stream.time is not None:
+            self.engine.evict(self._stream.time)
 
     def _end_batch(self, session: Session, batch: Batch) -> None:
         if batch.inserted and self._multi_worker:
@@ -331,7 +319,7 @@ class Pipeline:
         self._link_source(batch, article, raw, now)
         self._record_file(batch, item, article.id, now)
         self.engine.add(doc, story.id, Role(article.role or Role.FIRST))
-        self._observe_time(raw.published, raw.published_estimated)
+        self._stream.observe(raw.published, raw.published_estimated)
         report.stored += 1
         for note in raw.notes:
             # Stored with the article too; said once here, when the article is new, so whoever

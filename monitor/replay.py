@@ -1,7 +1,9 @@
 """Backtest: the alerts the current config would have produced over stored articles.
 
 Stored articles are replayed in arrival order through a fresh story engine and the
-topics as configured now; nothing is written and nothing is sent. Users tune a query or
+topics as configured now; nothing is written and nothing is sent. The engine forgets
+stories as the window passes, as the worker's does, so a replay of a long history holds
+one window in memory, not the history. Users tune a query or
 the story thresholds with it before they change what reaches their channel.
 """
 
@@ -14,11 +16,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.clock import utcnow
 from monitor.config import Config, TopicConfig
 from monitor.model import AlertKind, Role
 from monitor.pipeline import story_doc
 from monitor.store.tables import ArticleRow
 from monitor.stories import StoryEngine
+from monitor.stories.window import StreamClock
 from monitor.topics import PreparedText
 from monitor.tracking import plan_alerts
 
@@ -40,10 +44,18 @@ class ReplayedAlert:
 
 
 def replay(
-    session: Session, config: Config, topic: TopicConfig, since: datetime | None
+    session: Session,
+    config: Config,
+    topic: TopicConfig,
+    since: datetime | None,
+    engine: StoryEngine | None = None,
 ) -> Iterator[ReplayedAlert]:
-    """Yield the alerts ``topic`` would have raised, story numbers being replay-local."""
-    engine = StoryEngine(config.stories)
+    """Yield the alerts ``topic`` would have raised, story numbers being replay-local.
+
+    ``engine`` is a fresh story engine for ``config.stories`` (one is made when not given).
+    """
+    engine = engine if engine is not None else StoryEngine(config.stories)
+    stream = StreamClock(utcnow)
     tracked: dict[int, set[str]] = {}
     titles: dict[int, str] = {}
     query = select(ArticleRow).where(ArticleRow.body_pruned.is_(False)).order_by(ArticleRow.id)
@@ -60,6 +72,9 @@ def replay(
         else:
             story_id, role = assignment.story_id, assignment.role
         engine.add(doc, story_id, role)
+        stream.observe(article.published_at, article.published_estimated)
+        if stream.time is not None:
+            engine.evict(stream.time)
         planned = plan_alerts(
             [topic],
             PreparedText.of(article.title, article.body),

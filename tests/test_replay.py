@@ -13,8 +13,11 @@ from conftest import CONTRACT_QUERY, copy_seeds
 from sqlalchemy import func, select, update
 
 from monitor.cli.main import cli, main
+from monitor.config import load_config
+from monitor.replay import replay
 from monitor.store import db
 from monitor.store.tables import ArticleRow
+from monitor.stories import StoryEngine
 
 
 def _run(config: Path, *args: str) -> tuple[int, str, str]:
@@ -118,3 +121,32 @@ def test_replay_quotes_as_many_new_sentences_as_the_config_allows(
     assert code == 0
     update = json.loads(out)[1]
     assert update["kind"] == "update" and len(update["novel_sentences"]) == 2
+
+
+def test_replay_forgets_stories_as_the_window_passes(
+    tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    config_path = write_config(tmp_path)
+    inbox = tmp_path / "history"
+    inbox.mkdir()
+    events = [
+        "Floods cut the rail line between Lyon and Marseille after three days of storms.",
+        "Shareholders of Nordvik Shipping approved the sale of its tanker fleet to a Greek buyer.",
+        "The city of Porto opened a new bridge over the Douro to pedestrians and cyclists.",
+    ]
+    for number, (day, sentence) in enumerate(zip(("01", "11", "21"), events, strict=True)):
+        (inbox / f"{number:03d}_000000000000000{number}.txt").write_text(
+            f" date 2026-01-{day} {sentence}\nOfficials gave details on the day.", encoding="utf-8"
+        )
+    assert _run(config_path, "ingest", "--no-deliver", str(inbox))[0] == 0
+    config = load_config(config_path)
+    story_engine = StoryEngine(config.stories)
+    database = db.create_db_engine(config.database)
+    try:
+        with db.session_factory(database)() as session:
+            list(replay(session, config, config.topics[0], None, story_engine))
+    finally:
+        database.dispose()
+
+    # Each report came ten days after the last, beyond the 3-day window: only the newest story is held.
+    assert len(story_engine) == 1
