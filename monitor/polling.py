@@ -63,15 +63,17 @@ def poll_folder(
             session, name=config.name, kind="folder", location=config.location, now=clock()
         )
         source_id = row.id
-        if not source.primed:
-            source.remember(repo.known_file_versions(session, source_id))
 
     def already_ingested(hashes: Iterable[str]) -> set[str]:
         with sessions() as session:
             return repo.ingested_content_hashes(session, hashes)
 
+    def handled_versions(paths: list[str]) -> set[tuple[str, int, int]]:
+        with sessions() as session:
+            return repo.known_file_versions(session, source_id, paths)
+
     try:
-        for scan in source.scan_steps(already_ingested, defaults.FOLDER_FILES_PER_STEP):
+        for scan in source.scan_steps(already_ingested, handled_versions, defaults.FOLDER_FILES_PER_STEP):
             _store_step(sessions, pipeline, source, row, scan, outcome, clock)
     except SourceError as exc:
         outcome.error = str(exc)

@@ -21,7 +21,8 @@ from monitor.app import App
 from monitor.batch import IngestReport
 from monitor.cli import admin, inspect, worker  # noqa: F401  (registers the commands)
 from monitor.cli.main import cli
-from monitor.config import Config, load_config
+from monitor.config import Config, FolderSourceConfig, load_config
+from monitor.sources.folder import FolderSource
 from monitor.store import repo
 from monitor.store.tables import ArticleRow, SourceFileRow, SourceRow
 
@@ -298,6 +299,39 @@ def test_a_backlog_larger_than_one_step_is_stored_in_one_poll_a_step_at_a_time(
     assert _roles_by_file(app) == {SEED_FIRST: "first", SEED_UPDATE: "update", "004_unrelated.txt": "first"}
     assert list(_failed(app)) == ["003_empty.txt"]
     assert app.poll("inbox").report.stored == 0
+
+
+def test_a_pass_asks_the_ledger_only_about_files_it_has_not_seen_in_the_folder(inbox_config: Config) -> None:
+    inbox = Path(inbox_config.sources[0].location)
+    copy_seeds(inbox)
+    first, update = str(inbox / SEED_FIRST), str(inbox / SEED_UPDATE)
+    stat = (inbox / SEED_FIRST).stat()
+    asked: list[list[str]] = []
+
+    def ledger(paths: list[str]) -> set[tuple[str, int, int]]:
+        asked.append(sorted(paths))
+        return {(first, stat.st_size, stat.st_mtime_ns)} & {
+            (path, stat.st_size, stat.st_mtime_ns) for path in paths
+        }
+
+    folder_config = inbox_config.sources[0]
+    assert isinstance(folder_config, FolderSourceConfig)
+    source = FolderSource(folder_config)
+
+    def one_pass() -> list[str]:
+        [scan] = source.scan_steps(lambda hashes: set(), ledger, 100)
+        source.mark_handled(item.file for item in scan.incoming if item.file is not None)
+        return [item.article.origin for item in scan.incoming]
+
+    assert one_pass() == [update]  # the ledger says seed 000 was handled before
+    assert one_pass() == []
+    (inbox / SEED_FIRST).unlink()
+    (inbox / "004_unrelated.txt").write_text(UNRELATED_ARTICLE, encoding="utf-8")
+    assert one_pass() == [str(inbox / "004_unrelated.txt")]
+    # Seed 000 is forgotten once gone: dropped again, the ledger is asked about it again.
+    shutil.copy2(SEEDS_DIR / SEED_FIRST, inbox / SEED_FIRST)
+    assert one_pass() == []
+    assert asked == [sorted([first, update]), [str(inbox / "004_unrelated.txt")], [first]]
 
 
 def test_move_files_files_handled_files_under_processed_and_failed(

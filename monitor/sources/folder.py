@@ -61,37 +61,39 @@ class FolderSource:
     def __init__(self, config: FolderSourceConfig) -> None:
         self.config = config
         self.folder = Path(config.folder)
-        self._handled: set[tuple[str, int, int]] | None = None
-
-    def remember(self, versions: Iterable[tuple[str, int, int]]) -> None:
-        """Mark (path, size, mtime_ns) versions as handled (loaded from the ledger once)."""
-        if self._handled is None:
-            self._handled = set()
-        self._handled.update(versions)
-
-    @property
-    def primed(self) -> bool:
-        return self._handled is not None
+        # Path -> the (size, mtime_ns) versions of it already handled, for the files the folder
+        # held at the last pass only: the ledger of a folder's whole history stays in the database.
+        self._handled: dict[str, set[tuple[int, int]]] = {}
 
     def scan_steps(
-        self, already_ingested: Callable[[Iterable[str]], set[str]], files_per_step: int
+        self,
+        already_ingested: Callable[[Iterable[str]], set[str]],
+        handled_versions: Callable[[list[str]], Iterable[tuple[str, int, int]]],
+        files_per_step: int,
     ) -> Iterator[FolderScan]:
         """Read the new files in arrival order, yielding a scan for each step of at most
-        ``files_per_step`` files read; ``already_ingested`` answers which content hashes are
-        known, and is asked again for each step, after the caller stored the one before."""
+        ``files_per_step`` files read.
+
+        ``handled_versions`` answers, from the ledger, which (path, size, mtime_ns) versions of
+        some paths were handled already: it is asked once for each file the first time a pass
+        finds it. ``already_ingested`` answers which content hashes are stored, and is asked
+        again for each step, after the caller stored the one before.
+        """
         if not self.folder.is_dir():
             raise SourceError(f"folder {self.folder} does not exist or is not a folder")
-        handled = self._handled if self._handled is not None else set()
+        paths = sorted(self.folder.glob(self.config.pattern), key=arrival_order)
+        self._recall([str(path) for path in paths], handled_versions)
+        handled = self._handled
         step = FolderScan()
         candidates: list[tuple[Path, FileVersion, bytes]] = []
         stepped = False  # whether a full step was yielded: an idle pass still yields one
-        for path in sorted(self.folder.glob(self.config.pattern), key=arrival_order):
+        for path in paths:
             key = str(path)
             try:
                 before = path.stat()
             except FileNotFoundError:
                 continue
-            if not path.is_file() or (key, before.st_size, before.st_mtime_ns) in handled:
+            if not path.is_file() or (before.st_size, before.st_mtime_ns) in handled[key]:
                 continue
             if before.st_size > self.config.max_file_size:
                 version = FileVersion(key, f"unread:{before.st_size}", before.st_size, before.st_mtime_ns)
@@ -169,7 +171,22 @@ class FolderSource:
             return Rejection(version.path, str(exc), version)
 
     def mark_handled(self, versions: Iterable[FileVersion]) -> None:
-        self.remember((v.path, v.size, v.mtime_ns) for v in versions)
+        for version in versions:
+            self._handled.setdefault(version.path, set()).add((version.size, version.mtime_ns))
+
+    def _recall(
+        self, listed: list[str], handled_versions: Callable[[list[str]], Iterable[tuple[str, int, int]]]
+    ) -> None:
+        """Forget files no longer in the folder (moved, deleted); look the new ones up in the ledger."""
+        present = set(listed)
+        for gone in [path for path in self._handled if path not in present]:
+            del self._handled[gone]
+        new = [path for path in listed if path not in self._handled]
+        for path in new:
+            self._handled[path] = set()
+        if new:
+            for path, size, mtime_ns in handled_versions(new):
+                self._handled[path].add((size, mtime_ns))
 
     def _article(self, path: Path, version: FileVersion, data: bytes) -> RawArticle:
         seed = parse_seed(data, mtime=datetime.fromtimestamp(version.mtime_ns / 1e9, UTC))

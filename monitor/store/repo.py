@@ -119,14 +119,17 @@ def all_sources(session: Session) -> Sequence[SourceRow]:
 # --- the drop folder's ledger ----------------------------------------------------------
 
 
-def known_file_versions(session: Session, source_id: int) -> set[tuple[str, int, int]]:
-    """(path, size, mtime_ns) of every file version already handled, to skip them unread."""
-    rows = session.execute(
-        select(SourceFileRow.path, SourceFileRow.size, SourceFileRow.mtime_ns).where(
-            SourceFileRow.source_id == source_id
+def known_file_versions(session: Session, source_id: int, paths: Iterable[str]) -> set[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of the versions of ``paths`` already handled, to skip them unread."""
+    found: set[tuple[str, int, int]] = set()
+    for part in in_parts(paths):
+        rows = session.execute(
+            select(SourceFileRow.path, SourceFileRow.size, SourceFileRow.mtime_ns).where(
+                SourceFileRow.source_id == source_id, SourceFileRow.path.in_(part)
+            )
         )
-    )
-    return {(path, size, mtime_ns) for path, size, mtime_ns in rows}
+        found.update((path, size, mtime_ns) for path, size, mtime_ns in rows)
+    return found
 
 
 def ingested_content_hashes(session: Session, hashes: Iterable[str]) -> set[str]:
