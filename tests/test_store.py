@@ -172,16 +172,21 @@ def _raw(source_name: str, external_id: str, title: str = "Talks resume in Genev
     )
 
 
-def test_an_article_is_stored_once_however_often_it_arrives(sessions: sessionmaker[Session]) -> None:
+def _pipeline(sessions: sessionmaker[Session]) -> Pipeline:
+    """A pipeline tracking the contract topic on the console, its clock stopped at NOW."""
     config = parse_config(
         {
             "notifiers": {"console": {}},
             "topics": [{"name": CONTRACT_TOPIC, "query": CONTRACT_QUERY, "notify": ["console"]}],
         }
     )
-    pipeline = Pipeline(
+    return Pipeline(
         sessions, config, targets={CONTRACT_TOPIC: [Target("console", "stdout", None)]}, clock=lambda: NOW
     )
+
+
+def test_an_article_is_stored_once_however_often_it_arrives(sessions: sessionmaker[Session]) -> None:
+    pipeline = _pipeline(sessions)
     inbox, other = _source(sessions, "inbox"), _source(sessions, "other")
 
     first = pipeline.ingest(inbox, [Incoming(_raw("inbox", "a1"))])
@@ -261,15 +266,7 @@ def test_a_restarted_worker_rebuilds_only_the_story_window(sessions: sessionmake
 def test_lookups_by_more_values_than_one_statement_may_bind(sessions: sessionmaker[Session]) -> None:
     # PostgreSQL refuses a statement with more than 65,535 parameters; `stories` over a large
     # store and a drop folder's backlog look up more ids and hashes than that.
-    config = parse_config(
-        {
-            "notifiers": {"console": {}},
-            "topics": [{"name": CONTRACT_TOPIC, "query": CONTRACT_QUERY, "notify": ["console"]}],
-        }
-    )
-    pipeline = Pipeline(
-        sessions, config, targets={CONTRACT_TOPIC: [Target("console", "stdout", None)]}, clock=lambda: NOW
-    )
+    pipeline = _pipeline(sessions)
     inbox = _source(sessions)
     assert pipeline.ingest(inbox, [Incoming(_raw("inbox", "a1"))]).stored == 1
     missing = 70_000
