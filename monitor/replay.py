@@ -3,8 +3,8 @@
 Stored articles are replayed in arrival order through a fresh story engine and the
 topics as configured now; nothing is written and nothing is sent. The engine forgets
 stories as the window passes, as the worker's does, so a replay of a long history holds
-one window in memory, not the history. Users tune a query or
-the story thresholds with it before they change what reaches their channel.
+one window in memory, not the history. Users tune a query or the story thresholds with it
+before they change what reaches their channel.
 """
 
 from __future__ import annotations
