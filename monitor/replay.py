@@ -56,8 +56,7 @@ def replay(
     """
     engine = engine if engine is not None else StoryEngine(config.stories)
     stream = StreamClock(utcnow)
-    tracked: dict[int, set[str]] = {}
-    titles: dict[int, str] = {}
+    tracked: set[int] = set()  # the stories the topic tracks; only those, so it stays small
     query = select(ArticleRow).where(ArticleRow.body_pruned.is_(False)).order_by(ArticleRow.id)
     if since is not None:
         query = query.where(ArticleRow.first_seen_at >= since)
@@ -68,26 +67,29 @@ def replay(
         if assignment.story_id is None:
             story_id, role = next_story, Role.FIRST
             next_story += 1
-            titles[story_id] = article.title
         else:
             story_id, role = assignment.story_id, assignment.role
         engine.add(doc, story_id, role)
+        story_title = engine.title(story_id) or article.title  # before the window may forget it
         stream.observe(article.published_at, article.published_estimated)
         if stream.time is not None:
             engine.evict(stream.time)
+        tracked_by = {topic.name} if story_id in tracked else set()
         planned = plan_alerts(
             [topic],
             PreparedText.of(article.title, article.body),
             role=role,
             novel_sentence_count=len(assignment.novel_sentences),
-            tracked_by=tracked.setdefault(story_id, set()),
+            tracked_by=tracked_by,
         )
+        if tracked_by:
+            tracked.add(story_id)
         for plan in planned:
             yield ReplayedAlert(
                 kind=plan.kind,
                 topic=topic.name,
                 story=story_id,
-                story_title=engine.title(story_id) or titles.get(story_id, article.title),
+                story_title=story_title,
                 article_id=article.id,
                 article_title=article.title,
                 published=article.published_at,
