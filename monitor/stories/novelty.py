@@ -11,8 +11,10 @@ A sentence is novel when all of these hold:
 * the weighted share of its terms the story never had reaches the novelty threshold, names,
   numbers and dates weighing twice as much as other words; a sentence with a figure (digits)
   the story never had and :data:`MIN_NEW_WORDS` new words, or another new name or date,
-  needs only half of it, since new figures are often told in the story's own words ("agreed
-  to exchange 300 prisoners", "agreed to meet again in Istanbul on March 3");
+  needs only half of it, with the known names it repeats weighing as other words do, since
+  new figures are often told in the story's own words ("agreed to exchange 300 prisoners",
+  "agreed to meet again in Istanbul on March 3"), and a report's lead names again who met
+  where before it gives the outcome;
 * it brings a new anchor (a name, number or date the story never had, or a quotation whose
   words are mostly new) or at least :data:`MIN_NEW_WORDS` new words;
 * it does not merely restate a known fact: a sentence that repeats a known quotation or a
@@ -107,7 +109,7 @@ def novel_sentences_in(
     enough = (fresh >= threshold * total) | (
         (new_figures > 0)
         & ((plain_new >= MIN_NEW_WORDS) | (new_anchors >= 2))
-        & (fresh >= FIGURE_SHARE * threshold * total)
+        & (fresh >= FIGURE_SHARE * threshold * (term_count + extra * new_anchors))
     )
     candidates = np.flatnonzero((new_count > 0) & table.prose & enough).tolist()
     return novel_sentences(map(analysis.sentence, candidates), known, threshold, about)
@@ -125,12 +127,14 @@ def _is_novel(
         # Mostly known words, but a figure the story never had, stated with new words or with
         # another new name or date, is news told in the story's vocabulary ("agreed to
         # exchange 300 prisoners", "agreed to meet again in Istanbul on March 3").
+        # Known names count once here: a lead restates who met where before its outcome,
+        # and weighing that context double would bury the outcome under it.
         new_figure = any(term[0].isdigit() for term in new_terms)
         new_anchors = len(sentence.names.intersection(new_terms))
         return (
             new_figure
             and (plain_new >= MIN_NEW_WORDS or new_anchors >= 2)
-            and fresh >= FIGURE_SHARE * threshold * total
+            and fresh >= FIGURE_SHARE * threshold * (len(sentence.terms) + extra * new_anchors)
         )
     quote_is_new = False
     quote_is_known = False
