@@ -542,7 +542,7 @@ def build_message(session: Session, alert: AlertRow, config: Config) -> AlertMes
             origin=origin,
             url=article.url,
             published=article.published_at,
-            lead=lead_of(article.body),
+            lead=lead_of(article.body, article.title),
             published_estimated=article.published_estimated,
         ),
         novel_sentences=tuple(article.novel_sentences[: config.stories.max_novel_sentences]),
@@ -550,9 +550,15 @@ def build_message(session: Session, alert: AlertRow, config: Config) -> AlertMes
     )
 
 
-def lead_of(body: str) -> str:
-    """The first paragraph, or the first paragraphs up to the lead length."""
-    paragraphs = [p for p in body.split("\n") if p.strip()]
+def lead_of(body: str, title: str = "") -> str:
+    """The first paragraph, or the first paragraphs up to the lead length, after the title
+    when the body opens with it (a seed file's title is its first sentence): an alert shows
+    the title already, and the same sentence twice reads as a fault."""
+    opening = body.lstrip()
+    rest = opening[len(title) :]
+    if title and opening.startswith(title) and (not rest or rest[0].isspace()):
+        body = rest
+    paragraphs = [p.strip() for p in body.split("\n") if p.strip()]
     lead = ""
     for paragraph in paragraphs:
         if lead and len(lead) + len(paragraph) > 600:

@@ -90,6 +90,18 @@ def test_once_prints_alerts_on_stdout_and_logs_on_stderr(seeded_config: Path) ->
     assert "monitor.outbox: sent new_story alert" in result.stderr
 
 
+def test_a_new_story_alert_gives_a_seed_files_opening_sentence_once(seeded_config: Path) -> None:
+    # A seed file's title is its first sentence, which also opens its body.
+    result = invoke("--config", str(seeded_config), "once")
+
+    assert result.exit_code == 0, result.stderr
+    title = _story_of(_stories(seeded_config), SEED_FIRST)["title"]
+    new_story = result.stdout.split("NEW STORY", 1)[1].split(f"[{CONTRACT_TOPIC}]", 1)[0]
+    assert new_story.count(title) == 1
+    lead = new_story.splitlines()[2].strip()
+    assert lead.startswith("\"President Trump's success in bringing both sides")
+
+
 def test_an_alert_marks_a_date_that_was_only_received_not_given(seeded_config: Path) -> None:
     # Seed 000 opens with a date marker; seed 002 has none, so its date is its arrival.
     os.utime(seeded_config.parent / "inbox" / SEED_UPDATE, (1_700_000_000, 1_700_000_000))

@@ -37,7 +37,7 @@ from monitor.config import load_config
 from monitor.model import AlertKind, AlertStatus
 from monitor.notify.pacing import Pacer
 from monitor.notify.slack import Slack
-from monitor.outbox import Outbox
+from monitor.outbox import Outbox, lead_of
 from monitor.store import db, repo
 from monitor.store.tables import AlertRow, StoryRow
 
@@ -622,3 +622,22 @@ def test_two_workers_draining_one_outbox_send_each_alert_once(
     assert all(row.status == AlertStatus.SENT for row in desk.alerts())
     texts = [message["text"] for message in slack_api.messages(DESK)]
     assert len(texts) == len(set(texts)) == 8
+
+
+@pytest.mark.parametrize(
+    ("body", "title", "lead"),
+    [
+        (
+            "Talks resume. Delegates met at noon.\nA second paragraph.",
+            "Talks resume.",
+            "Delegates met at noon.\nA second paragraph.",
+        ),
+        ("Talks resume.\nDelegates met at noon.", "Talks resume.", "Delegates met at noon."),
+        # A title that only begins the first word is no sentence of the body.
+        ("Talksmen resume work.", "Talks", "Talksmen resume work."),
+        ("Delegates met at noon.", "Talks resume in Geneva", "Delegates met at noon."),
+        ("Talks resume.", "Talks resume.", ""),
+    ],
+)
+def test_an_alerts_lead_leaves_out_the_title_the_body_opens_with(body: str, title: str, lead: str) -> None:
+    assert lead_of(body, title) == lead
