@@ -550,7 +550,7 @@ def build_message(session: Session, alert: AlertRow, config: Config) -> AlertMes
     )
 
 
-def lead_of(body: str, title: str = "") -> str:
+def lead_of(body: str, title: str) -> str:
     """The first paragraph, or the first paragraphs up to the lead length, after the title
     when the body opens with it (a seed file's title is its first sentence): an alert shows
     the title already, and the same sentence twice reads as a fault."""
